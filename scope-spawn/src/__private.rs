@@ -1,0 +1,224 @@
+//! What the macros expand to. Not public API: no stability guarantees.
+
+use std::future::Future;
+
+use tokio::sync::oneshot;
+use tokio::task::{AbortHandle, JoinSet};
+
+pub use crate::handler::{HandlerOptions, HandlerRun, HandlerScope};
+pub use crate::task::TaskOptions;
+use crate::task::panic_message;
+use crate::{Scope, ScopeGuard, TaskError, TaskHandle};
+
+/// The target of the one-argument forms: [`Scope::current`], or
+/// [`Scope::global`] outside any scope.
+#[derive(Debug, Clone, Copy)]
+pub struct Current;
+
+/// Where a `scope_spawn!` task goes, and what spawning returns there.
+pub trait SpawnTarget<T> {
+    /// `TaskHandle<T>` for scopes, `AbortHandle` for a `JoinSet`.
+    type Output;
+
+    /// Spawns a future.
+    fn spawn_future<F>(self, options: TaskOptions, future: F) -> Self::Output
+    where
+        F: Future<Output = T> + Send + 'static;
+
+    /// Spawns a closure on the blocking pool.
+    fn spawn_closure<F>(self, options: TaskOptions, f: F) -> Self::Output
+    where
+        F: FnOnce() -> T + Send + 'static;
+}
+
+impl<T: Send + 'static> SpawnTarget<T> for &Scope {
+    type Output = TaskHandle<T>;
+
+    #[track_caller]
+    fn spawn_future<F>(self, options: TaskOptions, future: F) -> TaskHandle<T>
+    where
+        F: Future<Output = T> + Send + 'static,
+    {
+        self.spawn_with(options, future, None, |_| None)
+    }
+
+    #[track_caller]
+    fn spawn_closure<F>(self, options: TaskOptions, f: F) -> TaskHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+    {
+        self.spawn_blocking_with(options, f)
+    }
+}
+
+impl<T: Send + 'static> SpawnTarget<T> for Scope {
+    type Output = TaskHandle<T>;
+
+    #[track_caller]
+    fn spawn_future<F>(self, options: TaskOptions, future: F) -> TaskHandle<T>
+    where
+        F: Future<Output = T> + Send + 'static,
+    {
+        (&self).spawn_future(options, future)
+    }
+
+    #[track_caller]
+    fn spawn_closure<F>(self, options: TaskOptions, f: F) -> TaskHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+    {
+        (&self).spawn_closure(options, f)
+    }
+}
+
+impl<T: Send + 'static> SpawnTarget<T> for &ScopeGuard {
+    type Output = TaskHandle<T>;
+
+    #[track_caller]
+    fn spawn_future<F>(self, options: TaskOptions, future: F) -> TaskHandle<T>
+    where
+        F: Future<Output = T> + Send + 'static,
+    {
+        (&**self).spawn_future(options, future)
+    }
+
+    #[track_caller]
+    fn spawn_closure<F>(self, options: TaskOptions, f: F) -> TaskHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+    {
+        (&**self).spawn_closure(options, f)
+    }
+}
+
+impl<T: Send + 'static> SpawnTarget<T> for Current {
+    type Output = TaskHandle<T>;
+
+    #[track_caller]
+    fn spawn_future<F>(self, options: TaskOptions, future: F) -> TaskHandle<T>
+    where
+        F: Future<Output = T> + Send + 'static,
+    {
+        current_or_global().spawn_future(options, future)
+    }
+
+    #[track_caller]
+    fn spawn_closure<F>(self, options: TaskOptions, f: F) -> TaskHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+    {
+        current_or_global().spawn_closure(options, f)
+    }
+}
+
+/// A `JoinSet` target: the task joins the set *and* stays governed by the
+/// current scope. When that scope cancels it, the set sees it as cancelled
+/// (`JoinError::is_cancelled`); a panic reaches the set as a panic.
+impl<T: Send + 'static> SpawnTarget<T> for &mut JoinSet<T> {
+    type Output = AbortHandle;
+
+    #[track_caller]
+    fn spawn_future<F>(self, options: TaskOptions, future: F) -> AbortHandle
+    where
+        F: Future<Output = T> + Send + 'static,
+    {
+        let prepared = current_or_global()
+            .prepare(&options, future, None, |_| None)
+            .map(|(_, task)| task);
+        spawn_into_set(self, prepared)
+    }
+
+    #[track_caller]
+    fn spawn_closure<F>(self, options: TaskOptions, f: F) -> AbortHandle
+    where
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let prepared = current_or_global().prepare_blocking(&options, f);
+        spawn_into_set(self, prepared)
+    }
+}
+
+fn spawn_into_set<T, Fut>(set: &mut JoinSet<T>, prepared: Result<Fut, TaskError>) -> AbortHandle
+where
+    T: Send + 'static,
+    Fut: Future<Output = Result<T, TaskError>> + Send + 'static,
+{
+    let (handle_tx, handle_rx) = oneshot::channel::<AbortHandle>();
+    let handle = set.spawn(async move {
+        let out = match prepared {
+            Ok(task) => task.await,
+            Err(err) => Err(err),
+        };
+        match out {
+            Ok(value) => value,
+            // Re-raise without the panic hook: it already printed once.
+            Err(TaskError::Panicked(message)) => std::panic::resume_unwind(Box::new(message)),
+            Err(_) => {
+                // Cancelled, timed out or refused: end as a cancelled task, which
+                // is what the set's element type allows.
+                if let Ok(me) = handle_rx.await {
+                    me.abort();
+                }
+                std::future::pending().await
+            }
+        }
+    });
+    let _ = handle_tx.send(handle.clone());
+    handle
+}
+
+/// `Scope::current()`, or `Scope::global()` outside any scope.
+pub fn current_or_global() -> Scope {
+    Scope::current().unwrap_or_else(Scope::global)
+}
+
+/// `scope_spawn!` and `scope_spawn_guarded!`.
+#[track_caller]
+pub fn spawn<Tg, F>(target: Tg, options: TaskOptions, future: F) -> Tg::Output
+where
+    Tg: SpawnTarget<F::Output>,
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    target.spawn_future(options, future)
+}
+
+/// `scope_spawn_blocking!` and `scope_spawn_blocking_nocontext!`.
+#[track_caller]
+pub fn spawn_blocking<Tg, F, T>(target: Tg, options: TaskOptions, f: F) -> Tg::Output
+where
+    Tg: SpawnTarget<T>,
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    target.spawn_closure(options, f)
+}
+
+/// `scope_drain!`: joins tasks of the set until at most `max` remain (all of
+/// them without `max`), and returns the first error.
+pub async fn drain<E>(set: &mut JoinSet<Result<(), E>>, max: Option<usize>) -> Result<(), E>
+where
+    E: From<TaskError> + 'static,
+{
+    let keep = max.unwrap_or(0);
+    let mut first = None;
+    while set.len() > keep {
+        let Some(joined) = set.join_next().await else {
+            break;
+        };
+        let err = match joined {
+            Ok(Ok(())) => continue,
+            Ok(Err(err)) => err,
+            Err(join_err) if join_err.is_panic() => E::from(TaskError::Panicked(panic_message(
+                &*join_err.into_panic(),
+            ))),
+            Err(_) => E::from(
+                Scope::current()
+                    .and_then(|s| s.cancel_reason())
+                    .map_or(TaskError::Aborted, TaskError::Cancelled),
+            ),
+        };
+        first.get_or_insert(err);
+    }
+    first.map_or(Ok(()), Err)
+}

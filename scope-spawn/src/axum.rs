@@ -1,0 +1,37 @@
+//! axum integration: [`Scope`] and `#[scoped]`'s injected argument as extractors.
+
+use std::convert::Infallible;
+
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+
+use crate::Scope;
+use crate::handler::HandlerScope;
+
+/// `Scope` is an axum extractor.
+///
+/// Under `tower-scope-spawn`'s layer it yields the request's scope (from the
+/// request extensions). Without the layer there is no request scope to hand
+/// out, so it yields [`Scope::current`] or [`Scope::global`]: spawning works and
+/// is tracked, but the tasks do not end with the request. Use the layer, or
+/// `#[scoped]` (which gives each invocation its own scope), for that.
+impl<S: Send + Sync> FromRequestParts<S> for Scope {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Scope>()
+            .cloned()
+            .or_else(Scope::current)
+            .unwrap_or_else(Scope::global))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for HandlerScope {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(HandlerScope::new(parts.extensions.get::<Scope>().cloned()))
+    }
+}

@@ -1,0 +1,125 @@
+//! [`ScopeBuilder`]: a scope with a name, timeout, limit, policy or parent.
+
+use std::time::Duration;
+
+use crate::scope::{Name, Settings};
+use crate::{Policy, Scope, ScopeGuard};
+
+/// Builds a scope, like tokio's runtime `Builder`. From [`Scope::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use scope_spawn::{Policy, Scope};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = Scope::new();
+/// let request = Scope::builder()
+///     .name("GET /users")
+///     .parent(&server)
+///     .timeout(Duration::from_secs(2))
+///     .limit(8)
+///     .policy(Policy::FailFast)
+///     .build();
+/// assert_eq!(request.name(), "GET /users");
+/// assert!(request.deadline().is_some());
+/// # }
+/// ```
+///
+/// # Panics
+///
+/// A setter given a meaningless value panics with a message naming it:
+/// `limit(0)` ("a scope limit must be at least 1") and `timeout(Duration::ZERO)`
+/// ("a scope timeout must be greater than zero"). A timeout too large to
+/// represent as an instant means no deadline. `build()` with a timeout must run
+/// inside a Tokio runtime, which arms the deadline timer.
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct ScopeBuilder {
+    name: Option<Name>,
+    timeout: Option<Duration>,
+    limit: Option<usize>,
+    policy: Policy,
+    parent: Option<Scope>,
+}
+
+impl Default for ScopeBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ScopeBuilder {
+    /// A builder for a root scope with default settings.
+    pub fn new() -> Self {
+        ScopeBuilder {
+            name: None,
+            timeout: None,
+            limit: None,
+            policy: Policy::default(),
+            parent: None,
+        }
+    }
+
+    /// Names the scope (a `&'static str` or an owned `String`).
+    pub fn name(mut self, name: impl Into<Name>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Cancels the scope with [`CancelReason::DeadlineExceeded`](crate::CancelReason::DeadlineExceeded)
+    /// when `timeout` has passed (on tokio's clock).
+    ///
+    /// # Panics
+    ///
+    /// If `timeout` is zero.
+    #[track_caller]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        assert!(
+            !timeout.is_zero(),
+            "scope-spawn: a scope timeout must be greater than zero"
+        );
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// At most `limit` of the scope's own tasks run at once. Spawning never
+    /// blocks: extra tasks queue in spawn order, and a cancelled scope settles
+    /// queued tasks as cancelled without running them.
+    ///
+    /// # Panics
+    ///
+    /// If `limit` is zero.
+    #[track_caller]
+    pub fn limit(mut self, limit: usize) -> Self {
+        assert!(limit > 0, "scope-spawn: a scope limit must be at least 1");
+        self.limit = Some(limit);
+        self
+    }
+
+    /// How a task's failure affects the scope (default: [`Policy::Supervise`]).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Makes the scope a child of `parent` (see [`Scope::child`]).
+    pub fn parent(mut self, parent: &Scope) -> Self {
+        self.parent = Some(parent.clone());
+        self
+    }
+
+    /// Builds the scope, returning the guard that owns it.
+    #[track_caller]
+    pub fn build(self) -> ScopeGuard {
+        Scope::build(Settings {
+            name: self.name.unwrap_or(Name::Borrowed("scope")),
+            timeout: self.timeout,
+            limit: self.limit,
+            policy: self.policy,
+            parent: self.parent,
+        })
+    }
+}

@@ -1,0 +1,108 @@
+//! The concurrency limit of a scope: at most `n` tasks run at once, the rest wait
+//! in spawn order.
+//!
+//! A queue of oneshot senders rather than a `Semaphore`: a semaphore orders
+//! waiters by their first poll, which on a multi-threaded runtime is not spawn
+//! order. The slot is handed over under the lock, so no wake-up can be lost.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::oneshot;
+
+pub(crate) struct Limiter {
+    state: Arc<Mutex<LimiterState>>,
+}
+
+struct LimiterState {
+    limit: usize,
+    running: usize,
+    queue: VecDeque<oneshot::Sender<()>>,
+}
+
+/// A task's claim on a slot of its scope's limit.
+#[derive(Default)]
+pub(crate) struct Permit(Slot);
+
+#[derive(Default)]
+enum Slot {
+    /// The scope has no limit.
+    #[default]
+    Unlimited,
+    /// The task holds a slot.
+    Held(Arc<Mutex<LimiterState>>),
+    /// The task waits for a slot.
+    Queued(Arc<Mutex<LimiterState>>, oneshot::Receiver<()>),
+}
+
+impl Limiter {
+    pub(crate) fn new(limit: usize) -> Self {
+        Limiter {
+            state: Arc::new(Mutex::new(LimiterState {
+                limit,
+                running: 0,
+                queue: VecDeque::new(),
+            })),
+        }
+    }
+
+    /// Takes a slot, or a place in the queue; called in spawn order.
+    pub(crate) fn admit(&self) -> Permit {
+        let mut state = lock(&self.state);
+        if state.running < state.limit {
+            state.running += 1;
+            Permit(Slot::Held(Arc::clone(&self.state)))
+        } else {
+            let (tx, rx) = oneshot::channel();
+            state.queue.push_back(tx);
+            Permit(Slot::Queued(Arc::clone(&self.state), rx))
+        }
+    }
+}
+
+impl Permit {
+    pub(crate) fn is_queued(&self) -> bool {
+        matches!(self.0, Slot::Queued(..))
+    }
+
+    /// Waits for the slot. Cancel safe: a slot handed over to a task that no
+    /// longer waits is passed on when the permit is dropped.
+    pub(crate) async fn acquire(&mut self) {
+        if let Slot::Queued(state, rx) = &mut self.0 {
+            // The sender is only ever dropped by `release` after a failed send to
+            // a closed receiver, which this one is not: `Ok` is the only outcome.
+            let _ = rx.await;
+            self.0 = Slot::Held(Arc::clone(state));
+        }
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        match std::mem::take(&mut self.0) {
+            Slot::Unlimited => {}
+            Slot::Held(state) => release(&state),
+            Slot::Queued(state, mut rx) => {
+                rx.close();
+                if rx.try_recv().is_ok() {
+                    // A slot was handed over just before we gave up: pass it on.
+                    release(&state);
+                }
+            }
+        }
+    }
+}
+
+fn release(state: &Mutex<LimiterState>) {
+    let mut state = lock(state);
+    while let Some(next) = state.queue.pop_front() {
+        if next.send(()).is_ok() {
+            return;
+        }
+    }
+    state.running -= 1;
+}
+
+fn lock(state: &Mutex<LimiterState>) -> std::sync::MutexGuard<'_, LimiterState> {
+    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,721 @@
+//! The scope itself: [`Scope`] handles and the [`ScopeGuard`] that owns a scope's lifetime.
+
+use std::any::{Any, TypeId};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tokio_util::task::task_tracker::TaskTrackerToken;
+
+use crate::current::CURRENT;
+use crate::limit::Limiter;
+use crate::task::{CatchUnwind, TaskRecord, panic_message};
+use crate::{
+    CancelReason, FailureKind, InScope, Policy, ScopeBuilder, ScopeError, TaskFailure, TaskId,
+};
+
+pub(crate) type Name = Cow<'static, str>;
+pub(crate) type Finalizer = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A unique, process-wide identifier of a scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ScopeId(u64);
+
+impl ScopeId {
+    fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        ScopeId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The id as a number.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for ScopeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A handle to a scope: a group of tokio tasks that are cancelled, joined and
+/// shut down together.
+///
+/// `Scope` is cheap to clone (one reference count) and is `Send + Sync + 'static`:
+/// it is what handlers, tasks, request extensions and [`Scope::current`] carry.
+/// **Cloning or dropping a `Scope` never cancels anything**; the scope's lifetime
+/// is owned by its [`ScopeGuard`], which derefs to `Scope`.
+///
+/// # Examples
+///
+/// ```
+/// use scope_spawn::Scope;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let guard = Scope::new();
+/// let scope = guard.clone(); // a `Scope` handle
+/// let handle = scope.spawn(async { 40 + 2 });
+/// drop(scope); // cancels nothing
+/// assert_eq!(handle.await.unwrap(), 42);
+/// guard.join().await.unwrap();
+/// # }
+/// ```
+///
+/// # Comparison to `CancellationToken` + `TaskTracker`
+///
+/// A scope wraps exactly those two tokio-util primitives, and adds what the
+/// hand-made composition leaves out: ownership that a stray clone cannot end,
+/// a cancellation reason, panics that are reported instead of lost, deadlines,
+/// a concurrency limit, context and the tracing span carried into tasks,
+/// finalizers, `join` and `shutdown` with a deadline that really stops stragglers,
+/// and a snapshot of what is running.
+#[derive(Clone)]
+pub struct Scope {
+    pub(crate) inner: Arc<ScopeInner>,
+}
+
+pub(crate) struct ScopeInner {
+    pub(crate) id: ScopeId,
+    pub(crate) name: Name,
+    pub(crate) parent: Option<Scope>,
+    pub(crate) token: CancellationToken,
+    /// Cancelled at a shutdown deadline: stops guarded tasks. Created on demand.
+    hard: OnceLock<CancellationToken>,
+    reason: OnceLock<CancelReason>,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) policy: Policy,
+    pub(crate) limiter: Option<Limiter>,
+    pub(crate) created: Instant,
+    /// Counts this scope's tasks and the holds of its child scopes.
+    pub(crate) tracker: TaskTracker,
+    /// Alive while the scope has not ended: held by the guard and by every task.
+    pub(crate) hold: Weak<Hold>,
+    pub(crate) state: Mutex<State>,
+    pub(crate) live: AtomicUsize,
+    shutting_down: AtomicBool,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub(crate) tasks: HashMap<TaskId, Arc<TaskRecord>>,
+    pub(crate) children: HashMap<ScopeId, Weak<ScopeInner>>,
+    context: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
+    finalizers: Vec<Finalizer>,
+    pub(crate) failures: Vec<TaskFailure>,
+    /// The guard is gone: finalizers registered from now on run in the background.
+    ending: bool,
+}
+
+/// A scope that has not ended. Held by the guard and by every live task; while
+/// any holder is alive, the parent's tracker counts this scope as one task, so the
+/// parent's `join` waits for it.
+pub(crate) struct Hold {
+    registration: Option<(Scope, ScopeId)>,
+    _in_parent: Option<TaskTrackerToken>,
+    _parent: Option<Arc<Hold>>,
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        if let Some((parent, id)) = self.registration.take() {
+            parent.inner.lock_state().children.remove(&id);
+        }
+    }
+}
+
+impl ScopeInner {
+    pub(crate) fn lock_state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave `State` inconsistent: every
+        // critical section is a single insert, remove or take.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+pub(crate) struct Settings {
+    pub(crate) name: Name,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) limit: Option<usize>,
+    pub(crate) policy: Policy,
+    pub(crate) parent: Option<Scope>,
+}
+
+impl Scope {
+    /// Creates a root scope, returning the guard that owns it.
+    ///
+    /// Dropping the guard cancels the scope with [`CancelReason::Dropped`].
+    #[must_use = "dropping the guard cancels the scope at once"]
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new() -> ScopeGuard {
+        ScopeBuilder::new().build()
+    }
+
+    /// Returns a builder for a scope with a name, timeout, limit, policy or parent.
+    pub fn builder() -> ScopeBuilder {
+        ScopeBuilder::new()
+    }
+
+    /// Creates a child scope: cancelled when this scope is cancelled (with
+    /// [`CancelReason::ParentCancelled`]), counted by this scope's `join`,
+    /// `shutdown`, [`live_tasks`](Scope::live_tasks) and
+    /// [`snapshot`](Scope::snapshot), and seeing this scope's context.
+    #[must_use = "dropping the guard cancels the scope at once"]
+    pub fn child(&self) -> ScopeGuard {
+        ScopeBuilder::new().parent(self).build()
+    }
+
+    pub(crate) fn build(settings: Settings) -> ScopeGuard {
+        let Settings {
+            name,
+            timeout,
+            limit,
+            policy,
+            parent,
+        } = settings;
+        let now = Instant::now();
+        let own_deadline = timeout.and_then(|t| now.checked_add(t));
+        let parent_deadline = parent.as_ref().and_then(Scope::deadline);
+        let deadline = match (own_deadline, parent_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let token = match &parent {
+            Some(p) => p.inner.token.child_token(),
+            None => CancellationToken::new(),
+        };
+        let id = ScopeId::next();
+        let hold = Arc::new(Hold {
+            registration: parent.as_ref().map(|p| (p.clone(), id)),
+            _in_parent: parent.as_ref().map(|p| p.inner.tracker.token()),
+            _parent: parent.as_ref().and_then(|p| p.inner.hold.upgrade()),
+        });
+        let inner = Arc::new(ScopeInner {
+            id,
+            name,
+            parent,
+            token,
+            hard: OnceLock::new(),
+            reason: OnceLock::new(),
+            deadline,
+            policy,
+            limiter: limit.map(Limiter::new),
+            created: now,
+            tracker: TaskTracker::new(),
+            hold: Arc::downgrade(&hold),
+            state: Mutex::new(State::default()),
+            live: AtomicUsize::new(0),
+            shutting_down: AtomicBool::new(false),
+        });
+        if let Some(parent) = &inner.parent {
+            parent
+                .inner
+                .lock_state()
+                .children
+                .insert(id, Arc::downgrade(&inner));
+        }
+        let scope = Scope { inner };
+        // Only the earliest deadline needs a timer: a parent's own timer cancels
+        // this scope through the token tree.
+        if let Some(own) = own_deadline {
+            if parent_deadline.is_none_or(|p| own < p) {
+                scope.arm_deadline(own);
+            }
+        }
+        ScopeGuard {
+            scope,
+            hold: Some(hold),
+        }
+    }
+
+    fn arm_deadline(&self, deadline: Instant) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            panic!(
+                "scope-spawn: a scope with a timeout must be built inside a Tokio runtime, \
+                 which arms its deadline timer"
+            );
+        };
+        let weak = Arc::downgrade(&self.inner);
+        let token = self.inner.token.clone();
+        runtime.spawn(async move {
+            tokio::select! {
+                _ = token.cancelled() => {}
+                _ = tokio::time::sleep_until(deadline) => {
+                    if let Some(inner) = weak.upgrade() {
+                        Scope { inner }.cancel_with(CancelReason::DeadlineExceeded);
+                    }
+                }
+            }
+        });
+    }
+
+    /// The scope of the task (or `spawn_blocking` closure, or `#[scoped]`
+    /// handler, or request under the tower layer) this code runs in, or `None`
+    /// outside any scope — including outside any runtime.
+    pub fn current() -> Option<Scope> {
+        CURRENT.try_with(Scope::clone).ok()
+    }
+
+    /// The process-wide root scope, for work spawned outside any scope. It is
+    /// never cancelled by the library; the `scope_spawn!` family uses it when
+    /// [`Scope::current`] is `None`, so no task is ever untracked.
+    pub fn global() -> Scope {
+        static GLOBAL: OnceLock<ScopeGuard> = OnceLock::new();
+        Scope::clone(GLOBAL.get_or_init(|| Scope::builder().name("global").build()))
+    }
+
+    /// The scope's name (`"scope"` unless one was given).
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The scope's unique id.
+    pub fn id(&self) -> ScopeId {
+        self.inner.id
+    }
+
+    /// The parent scope, if this is not a root.
+    pub fn parent(&self) -> Option<&Scope> {
+        self.inner.parent.as_ref()
+    }
+
+    /// The scope's policy.
+    pub fn policy(&self) -> Policy {
+        self.inner.policy
+    }
+
+    /// The effective deadline: the earliest of this scope's and its ancestors'.
+    /// Uses tokio's clock, so `tokio::time::pause()` drives it in tests.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.inner.deadline
+    }
+
+    // ----- cancellation -------------------------------------------------------
+
+    /// Cancels the scope and every scope below it, with
+    /// [`CancelReason::Requested`]`(None)`. Tasks are stopped at their next
+    /// `.await`; guarded tasks go on.
+    pub fn cancel(&self) {
+        self.cancel_with(CancelReason::Requested(None));
+    }
+
+    /// Cancels the scope with a reason. The first reason wins: if the scope is
+    /// already cancelled, this does nothing.
+    pub fn cancel_with(&self, reason: CancelReason) {
+        if self.inner.token.is_cancelled() {
+            return;
+        }
+        let _ = self.inner.reason.set(reason);
+        self.inner.token.cancel();
+    }
+
+    /// Whether the scope (or one of its ancestors) has been cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.token.is_cancelled()
+    }
+
+    /// Waits until the scope is cancelled.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe.
+    pub fn cancelled(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
+        self.inner.token.clone().cancelled_owned()
+    }
+
+    /// Why the scope was cancelled, or `None` if it has not been.
+    pub fn cancel_reason(&self) -> Option<CancelReason> {
+        if let Some(reason) = self.inner.reason.get() {
+            return Some(reason.clone());
+        }
+        if self.inner.token.is_cancelled() {
+            // Cancelled without a reason of its own: through the token tree.
+            return Some(
+                self.inner
+                    .reason
+                    .get_or_init(|| CancelReason::ParentCancelled)
+                    .clone(),
+            );
+        }
+        None
+    }
+
+    pub(crate) fn cancelled_error(&self) -> crate::TaskError {
+        crate::TaskError::Cancelled(
+            self.cancel_reason()
+                .unwrap_or(CancelReason::ParentCancelled),
+        )
+    }
+
+    /// A [`CancellationToken`] cancelled with the scope, for libraries that take
+    /// one. Cancelling the returned token does **not** cancel the scope (it is a
+    /// child token); use [`Scope::cancel`].
+    pub fn token(&self) -> CancellationToken {
+        self.inner.token.child_token()
+    }
+
+    pub(crate) fn hard_token(&self) -> &CancellationToken {
+        self.inner.hard.get_or_init(|| match &self.inner.parent {
+            Some(parent) => parent.hard_token().child_token(),
+            None => CancellationToken::new(),
+        })
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        let mut scope = Some(self);
+        while let Some(s) = scope {
+            if s.inner.shutting_down.load(Ordering::Acquire) {
+                return true;
+            }
+            scope = s.inner.parent.as_ref();
+        }
+        false
+    }
+
+    /// Whether the scope has ended: joined, shut down, or its guard dropped and
+    /// its last task settled. Spawning into an ended scope yields
+    /// [`TaskError::Cancelled`](crate::TaskError::Cancelled) at once.
+    pub fn is_ended(&self) -> bool {
+        self.inner.hold.strong_count() == 0
+    }
+
+    // ----- context ------------------------------------------------------------
+
+    /// Stores a typed value in the scope, replacing any earlier value of the same
+    /// type. It is visible through [`Scope::get`] on this scope, in its tasks (via
+    /// [`Scope::current`]) and in every scope below it.
+    pub fn insert<T: Send + Sync + 'static>(&self, value: T) {
+        let value: Arc<dyn Any + Send + Sync> = Arc::new(value);
+        let mut state = self.inner.lock_state();
+        let id = TypeId::of::<T>();
+        match state.context.iter_mut().find(|(t, _)| *t == id) {
+            Some(slot) => slot.1 = value,
+            None => state.context.push((id, value)),
+        }
+    }
+
+    /// Looks a typed value up in this scope, then in its parent, and so on.
+    pub fn get<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        let id = TypeId::of::<T>();
+        let mut scope = Some(self);
+        while let Some(s) = scope {
+            let found = s
+                .inner
+                .lock_state()
+                .context
+                .iter()
+                .find(|(t, _)| *t == id)
+                .map(|(_, v)| Arc::clone(v));
+            if let Some(value) = found {
+                return value.downcast::<T>().ok();
+            }
+            scope = s.inner.parent.as_ref();
+        }
+        None
+    }
+
+    // ----- finalizers ---------------------------------------------------------
+
+    /// Registers async cleanup that runs when the scope ends — by `join`, by
+    /// `shutdown`, or because its guard was dropped — after its tasks have
+    /// settled. Finalizers run last registered first, exactly once, also when the
+    /// scope was cancelled. A panicking finalizer is reported as a failure.
+    ///
+    /// If the guard is already gone, the finalizer runs in the background once
+    /// the scope's tasks have settled; if the scope has already ended, it runs at
+    /// once in the background. Without a Tokio runtime to run it on, it is
+    /// dropped.
+    pub fn defer<F>(&self, finalizer: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let mut state = self.inner.lock_state();
+        if !state.ending {
+            state.finalizers.push(Box::pin(finalizer));
+            return;
+        }
+        drop(state);
+        let scope = self.clone();
+        let hold = self.inner.hold.upgrade();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if hold.is_some() {
+                    scope.inner.tracker.wait().await;
+                }
+                scope.run_finalizers(vec![Box::pin(finalizer)]).await;
+                drop(hold);
+            });
+        }
+    }
+
+    pub(crate) async fn run_finalizers(&self, finalizers: Vec<Finalizer>) {
+        for finalizer in finalizers.into_iter().rev() {
+            if let Err(payload) = CatchUnwind::new(finalizer).await {
+                self.report_failure(TaskFailure {
+                    id: TaskId::next(),
+                    name: Some(Cow::Borrowed("finalizer")),
+                    kind: FailureKind::Panicked(panic_message(&*payload)),
+                });
+            }
+        }
+    }
+
+    fn take_finalizers(&self, ending: bool) -> Vec<Finalizer> {
+        let mut state = self.inner.lock_state();
+        state.ending |= ending;
+        std::mem::take(&mut state.finalizers)
+    }
+
+    pub(crate) fn report_failure(&self, failure: TaskFailure) {
+        if self.inner.policy == Policy::FailFast {
+            self.cancel_with(CancelReason::TaskFailed {
+                task: failure.label(),
+            });
+        }
+        self.inner.lock_state().failures.push(failure);
+    }
+
+    // ----- introspection ------------------------------------------------------
+
+    /// The live tasks of this scope and of every scope below it (queued tasks
+    /// included), so a server root's count says what is running anywhere.
+    pub fn live_tasks(&self) -> usize {
+        let own = self.inner.live.load(Ordering::Acquire);
+        own + self
+            .children()
+            .iter()
+            .map(Scope::live_tasks)
+            .sum::<usize>()
+    }
+
+    pub(crate) fn children(&self) -> Vec<Scope> {
+        let state = self.inner.lock_state();
+        let mut children: Vec<Scope> = state
+            .children
+            .values()
+            .filter_map(Weak::upgrade)
+            .map(|inner| Scope { inner })
+            .collect();
+        drop(state);
+        children.sort_by_key(Scope::id);
+        children
+    }
+
+    /// Runs `future` with this scope as [`Scope::current`], without spawning it.
+    /// Tasks spawned with the `scope_spawn!` family inside it land in this scope.
+    pub fn in_scope<F: Future>(&self, future: F) -> InScope<F> {
+        InScope::new(CURRENT.scope(self.clone(), future))
+    }
+
+    /// Runs the closure with this scope as [`Scope::current`].
+    pub fn in_scope_sync<R>(&self, f: impl FnOnce() -> R) -> R {
+        CURRENT.sync_scope(self.clone(), f)
+    }
+}
+
+impl fmt::Debug for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope")
+            .field("id", &self.inner.id)
+            .field("name", &self.inner.name)
+            .field("live_tasks", &self.inner.live.load(Ordering::Relaxed))
+            .field("cancel_reason", &self.inner.reason.get())
+            .field("cancelled", &self.inner.token.is_cancelled())
+            .finish()
+    }
+}
+
+impl PartialEq for Scope {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for Scope {}
+
+/// Owns a scope's lifetime: dropping it cancels the scope with
+/// [`CancelReason::Dropped`]; [`join`](ScopeGuard::join) and
+/// [`shutdown`](ScopeGuard::shutdown) end it in an orderly way.
+///
+/// `ScopeGuard` derefs to [`Scope`], so every `Scope` method works on it. It is
+/// not `Clone`: `guard.clone()` yields a `Scope` handle through the deref, which
+/// never cancels anything. This follows tokio-util's `CancellationToken` /
+/// `DropGuard` split.
+///
+/// # Examples
+///
+/// ```
+/// use scope_spawn::{CancelReason, Scope, TaskError};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let guard = Scope::new();
+/// let task = guard.spawn(std::future::pending::<()>());
+/// drop(guard);
+/// assert_eq!(task.await, Err(TaskError::Cancelled(CancelReason::Dropped)));
+/// # }
+/// ```
+#[must_use = "dropping the guard cancels the scope at once"]
+pub struct ScopeGuard {
+    scope: Scope,
+    hold: Option<Arc<Hold>>,
+}
+
+impl Deref for ScopeGuard {
+    type Target = Scope;
+
+    fn deref(&self) -> &Scope {
+        &self.scope
+    }
+}
+
+impl fmt::Debug for ScopeGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ScopeGuard").field(&self.scope).finish()
+    }
+}
+
+/// What a scope's tasks did, returned by [`ScopeGuard::join`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Outcome {
+    /// The failures of the scope's own tasks (and of its finalizers), in the
+    /// order they happened. Under [`Policy::Supervise`] `join` returns them here;
+    /// the other policies turn them into a [`ScopeError`].
+    pub failures: Vec<TaskFailure>,
+    /// Why the scope was cancelled before it was joined, if it was.
+    pub cancel_reason: Option<CancelReason>,
+}
+
+impl ScopeGuard {
+    /// Waits until every task and child scope has settled (tasks spawned while
+    /// it waits included), runs the finalizers, ends the scope (reason
+    /// [`CancelReason::Completed`] unless it was cancelled before) and returns
+    /// the outcome under the scope's [`Policy`].
+    ///
+    /// A child scope whose guard is still held elsewhere keeps `join` waiting
+    /// until that guard is dropped or joined.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the `join` future drops the guard: the scope is cancelled with
+    /// [`CancelReason::Dropped`] and its finalizers run in the background.
+    pub async fn join(self) -> Result<Outcome, ScopeError> {
+        let inner = Arc::clone(&self.scope.inner);
+        inner.tracker.close();
+        inner.tracker.wait().await;
+        let finalizers = self.scope.take_finalizers(false);
+        self.scope.run_finalizers(finalizers).await;
+        let cancel_reason = self.scope.cancel_reason();
+        let failures = std::mem::take(&mut inner.lock_state().failures);
+        self.end(CancelReason::Completed);
+        match self_policy_result(inner.policy, failures) {
+            Ok(failures) => Ok(Outcome {
+                failures,
+                cancel_reason,
+            }),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Cancels the scope with [`CancelReason::Shutdown`], waits up to `deadline`
+    /// for every task of the subtree to settle (guarded tasks keep running until
+    /// then), then aborts whatever is left — stragglers really stop; they are not
+    /// merely detached — runs the finalizers and reports exact counts of the
+    /// tasks that were live in the subtree when shutdown began.
+    ///
+    /// Blocking closures cannot be interrupted; any still running when the
+    /// report is made are counted in [`ShutdownReport::still_running`](crate::ShutdownReport::still_running).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the `shutdown` future drops the guard (see [`ScopeGuard::join`]);
+    /// the scope is already cancelled by then.
+    pub async fn shutdown(self, deadline: Duration) -> crate::ShutdownReport {
+        let started = Instant::now();
+        self.scope.inner.shutting_down.store(true, Ordering::Release);
+        let records = crate::shutdown::live_records(&self.scope);
+        self.scope.cancel_with(CancelReason::Shutdown);
+        let inner = Arc::clone(&self.scope.inner);
+        inner.tracker.close();
+        let stop_at = started.checked_add(deadline);
+        let settled = match stop_at {
+            Some(stop_at) => tokio::time::timeout_at(stop_at, inner.tracker.wait())
+                .await
+                .is_ok(),
+            None => {
+                inner.tracker.wait().await;
+                true
+            }
+        };
+        if !settled {
+            self.scope.hard_token().cancel();
+            crate::shutdown::wait_for_aborted(&records).await;
+        }
+        let finalizers = self.scope.take_finalizers(false);
+        self.scope.run_finalizers(finalizers).await;
+        let report = crate::shutdown::count(&records, !settled, started.elapsed());
+        self.end(CancelReason::Shutdown);
+        report
+    }
+
+    /// Ends the scope: records `reason` (unless it was cancelled before),
+    /// cancels, and releases the guard's hold without running finalizers.
+    fn end(mut self, reason: CancelReason) {
+        self.scope.cancel_with(reason);
+        self.scope.take_finalizers(true);
+        self.hold = None;
+    }
+}
+
+fn self_policy_result(
+    policy: Policy,
+    failures: Vec<TaskFailure>,
+) -> Result<Vec<TaskFailure>, ScopeError> {
+    match policy {
+        Policy::Supervise => Ok(failures),
+        _ if failures.is_empty() => Ok(failures),
+        Policy::FailFast => Err(ScopeError::TaskFailed(
+            failures.into_iter().next().expect("not empty"),
+        )),
+        Policy::CollectAll => Err(ScopeError::Failures(failures)),
+    }
+}
+
+impl Drop for ScopeGuard {
+    fn drop(&mut self) {
+        let Some(hold) = self.hold.take() else {
+            return;
+        };
+        self.scope.cancel_with(CancelReason::Dropped);
+        self.scope.inner.tracker.close();
+        let finalizers = self.scope.take_finalizers(true);
+        if finalizers.is_empty() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(
+                scope = %self.scope.inner.name,
+                "scope-spawn: a scope guard was dropped outside a Tokio runtime; \
+                 its finalizers cannot run and are dropped"
+            );
+            return;
+        };
+        let scope = self.scope.clone();
+        runtime.spawn(async move {
+            scope.inner.tracker.wait().await;
+            scope.run_finalizers(finalizers).await;
+            drop(hold);
+        });
+    }
+}

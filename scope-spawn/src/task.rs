@@ -1,0 +1,795 @@
+//! Spawning: task options, the per-task bookkeeping, the wrapper every task runs
+//! in, and [`TaskHandle`].
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::task::task_tracker::TaskTrackerToken;
+use tracing::Instrument;
+
+use crate::current::CURRENT;
+use crate::limit::Permit;
+use crate::scope::{Hold, Name};
+use crate::{FailureKind, Scope, TaskError, TaskFailure};
+
+/// A unique, process-wide identifier of a task spawned through a scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct TaskId(u64);
+
+impl TaskId {
+    pub(crate) fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        TaskId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The id as a number.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// How a task is spawned. Built by [`Scope::task`] (and by the macros).
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+pub struct TaskOptions {
+    pub(crate) name: Option<Name>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) guarded: bool,
+    pub(crate) context: bool,
+}
+
+impl Default for TaskOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TaskOptions {
+    /// Default options: unnamed, no timeout, not guarded, with context.
+    pub fn new() -> Self {
+        TaskOptions {
+            name: None,
+            timeout: None,
+            guarded: false,
+            context: true,
+        }
+    }
+
+    /// Names the task.
+    pub fn name(mut self, name: impl Into<Name>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Bounds the task's run time.
+    #[track_caller]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        assert!(
+            !timeout.is_zero(),
+            "scope-spawn: a task timeout must be greater than zero"
+        );
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Makes the task guarded: not cancelled with its scope.
+    pub fn guarded(mut self) -> Self {
+        self.guarded = true;
+        self
+    }
+
+    /// For blocking closures: do not enter the scope's context.
+    pub fn no_context(mut self) -> Self {
+        self.context = false;
+        self
+    }
+}
+
+// Task states, kept in `TaskRecord::state`.
+pub(crate) const QUEUED: u8 = 0;
+pub(crate) const RUNNING: u8 = 1;
+pub(crate) const COMPLETED: u8 = 2;
+pub(crate) const CANCELLED: u8 = 3;
+pub(crate) const PANICKED: u8 = 4;
+pub(crate) const ABORTED: u8 = 5;
+pub(crate) const TIMED_OUT: u8 = 6;
+pub(crate) const FAILED: u8 = 7;
+
+/// What a scope knows of one of its live tasks.
+pub(crate) struct TaskRecord {
+    pub(crate) id: TaskId,
+    pub(crate) name: Option<Name>,
+    pub(crate) started: Instant,
+    pub(crate) guarded: bool,
+    pub(crate) blocking: bool,
+    pub(crate) state: AtomicU8,
+}
+
+impl TaskRecord {
+    pub(crate) fn state(&self) -> u8 {
+        self.state.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn is_settled(&self) -> bool {
+        self.state() > RUNNING
+    }
+}
+
+type Hooks = Box<dyn FnOnce(bool) + Send + 'static>;
+
+/// A task's membership of its scope, from spawn to settlement. Dropping it (the
+/// task finished, was aborted, or never started) takes the task off the books.
+pub(crate) struct Admission {
+    pub(crate) scope: Scope,
+    pub(crate) record: Arc<TaskRecord>,
+    permit: Permit,
+    hooks: Option<Hooks>,
+    _token: TaskTrackerToken,
+    _hold: Arc<Hold>,
+}
+
+impl Scope {
+    /// Admits a task, or says why it cannot run.
+    pub(crate) fn admit(&self, opts: &TaskOptions, blocking: bool) -> Result<Admission, TaskError> {
+        let refused = if opts.guarded {
+            self.is_shutting_down()
+        } else {
+            self.inner.token.is_cancelled()
+        };
+        if refused {
+            return Err(self.cancelled_error());
+        }
+        let Some(hold) = self.inner.hold.upgrade() else {
+            return Err(self.cancelled_error());
+        };
+        let permit = match &self.inner.limiter {
+            Some(limiter) => limiter.admit(),
+            None => Permit::default(),
+        };
+        let record = Arc::new(TaskRecord {
+            id: TaskId::next(),
+            name: opts.name.clone(),
+            started: Instant::now(),
+            guarded: opts.guarded,
+            blocking,
+            state: AtomicU8::new(if permit.is_queued() { QUEUED } else { RUNNING }),
+        });
+        self.inner
+            .lock_state()
+            .tasks
+            .insert(record.id, Arc::clone(&record));
+        self.inner.live.fetch_add(1, Ordering::AcqRel);
+        Ok(Admission {
+            scope: self.clone(),
+            record,
+            permit,
+            hooks: None,
+            _token: self.inner.tracker.token(),
+            _hold: hold,
+        })
+    }
+}
+
+impl Admission {
+    fn span(&self) -> tracing::Span {
+        let span = tracing::debug_span!(
+            "scope_task",
+            task.name = self.record.name.as_deref().unwrap_or(""),
+            task.id = self.record.id.0,
+            scope.name = &*self.scope.inner.name,
+            scope.id = self.scope.inner.id.as_u64(),
+        );
+        // When the task span is filtered out, still carry the caller's span.
+        if span.is_disabled() {
+            tracing::Span::current()
+        } else {
+            span
+        }
+    }
+
+    /// Waits for a slot of the scope's limit, unless the task is stopped first.
+    async fn acquire(&mut self) -> Result<(), TaskError> {
+        if !self.permit.is_queued() {
+            return Ok(());
+        }
+        let scope = self.scope.clone();
+        let guarded = self.record.guarded;
+        tokio::select! {
+            biased;
+            err = stopped(&scope, guarded) => Err(err),
+            () = self.permit.acquire() => {
+                self.record.state.store(RUNNING, Ordering::Release);
+                Ok(())
+            }
+        }
+    }
+
+    /// Records how the task ended, reports a failure, runs the hooks.
+    fn settle<T>(mut self, out: &Result<T, TaskError>, failure: Option<String>) {
+        let (state, kind) = match (out, failure) {
+            (Ok(_), None) => (COMPLETED, None),
+            (Ok(_), Some(msg)) => (FAILED, Some(FailureKind::Error(msg))),
+            (Err(TaskError::Cancelled(_)), _) => (CANCELLED, None),
+            (Err(TaskError::Panicked(msg)), _) => (PANICKED, Some(FailureKind::Panicked(msg.clone()))),
+            (Err(TaskError::TimedOut), _) => (TIMED_OUT, None),
+            (Err(TaskError::Aborted), _) => (ABORTED, None),
+        };
+        self.record.state.store(state, Ordering::Release);
+        if let Some(kind) = kind {
+            self.scope.report_failure(TaskFailure {
+                id: self.record.id,
+                name: self.record.name.clone(),
+                kind,
+            });
+        }
+        if let Some(hooks) = self.hooks.take() {
+            hooks(out.is_ok());
+        }
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        // Still queued or running here: the task was dropped without settling.
+        let _ = self.record.state.fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+            (s <= RUNNING).then_some(ABORTED)
+        });
+        if let Some(hooks) = self.hooks.take() {
+            hooks(false);
+        }
+        let inner = &self.scope.inner;
+        inner.lock_state().tasks.remove(&self.record.id);
+        inner.live.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Resolves when a task must stop: at scope cancellation, or for a guarded task,
+/// at the shutdown deadline.
+async fn stopped(scope: &Scope, guarded: bool) -> TaskError {
+    if guarded {
+        scope.hard_token().cancelled().await;
+        TaskError::Aborted
+    } else {
+        scope.inner.token.cancelled().await;
+        scope.cancelled_error()
+    }
+}
+
+async fn sleep_opt(timeout: Option<Duration>) {
+    match timeout.and_then(|t| Instant::now().checked_add(t)) {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The body every async task runs: wait for a slot, then race the future
+/// against cancellation and its timeout, catching a panic, and settle.
+async fn run_task<F: Future>(
+    mut admission: Admission,
+    timeout: Option<Duration>,
+    future: F,
+    classify: fn(&F::Output) -> Option<String>,
+) -> Result<F::Output, TaskError> {
+    let scope = admission.scope.clone();
+    let guarded = admission.record.guarded;
+    let out = match admission.acquire().await {
+        Err(err) => Err(err),
+        Ok(()) => {
+            tokio::select! {
+                biased;
+                err = stopped(&scope, guarded) => Err(err),
+                () = sleep_opt(timeout) => Err(TaskError::TimedOut),
+                res = CatchUnwind::new(future) => {
+                    res.map_err(|payload| TaskError::Panicked(panic_message(&*payload)))
+                }
+            }
+        }
+    };
+    let failure = out.as_ref().ok().and_then(classify);
+    admission.settle(&out, failure);
+    out
+}
+
+fn no_failure<T>(_: &T) -> Option<String> {
+    None
+}
+
+fn result_failure<T, E: fmt::Display>(out: &Result<T, E>) -> Option<String> {
+    out.as_ref().err().map(ToString::to_string)
+}
+
+impl Scope {
+    /// Spawns a task into this scope. It is cancelled when the scope is, runs
+    /// with this scope as [`Scope::current`], and inside a span whose parent is
+    /// the span current here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let scope = scope_spawn::Scope::new();
+    /// let answer = scope.spawn(async { 42 });
+    /// assert_eq!(answer.await, Ok(42));
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> TaskHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_with(TaskOptions::new(), future, None, no_failure)
+    }
+
+    /// Spawns a named task. The name shows in snapshots, spans, failures and
+    /// (with `--cfg tokio_unstable`) tokio-console.
+    #[track_caller]
+    pub fn spawn_named<F>(&self, name: impl Into<Name>, future: F) -> TaskHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_with(TaskOptions::new().name(name), future, None, no_failure)
+    }
+
+    /// Spawns a task whose `Err` counts as a failure under the scope's
+    /// [`Policy`](crate::Policy): reported by `join`, and under `FailFast`
+    /// cancelling the scope.
+    #[track_caller]
+    pub fn try_spawn<F, T, E>(&self, future: F) -> TaskHandle<Result<T, E>>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: fmt::Display + Send + 'static,
+    {
+        self.spawn_with(TaskOptions::new(), future, None, result_failure)
+    }
+
+    /// Spawns a task with hooks: exactly one of them runs, whatever happens to
+    /// the task. `on_completion` runs when the future ran to completion;
+    /// `on_cancellation` runs when it did not — it was cancelled, timed out,
+    /// aborted, refused by a cancelled scope, or it **panicked** (the panic is
+    /// still reported on the handle and to the scope).
+    #[track_caller]
+    pub fn spawn_with_hooks<F, C, D>(
+        &self,
+        future: F,
+        on_completion: C,
+        on_cancellation: D,
+    ) -> TaskHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+        C: FnOnce() + Send + 'static,
+        D: FnOnce() + Send + 'static,
+    {
+        let hooks: Hooks = Box::new(move |completed| {
+            if completed {
+                on_completion()
+            } else {
+                on_cancellation()
+            }
+        });
+        self.spawn_with(TaskOptions::new(), future, Some(hooks), no_failure)
+    }
+
+    /// Spawns a guarded task: not cancelled when the scope is cancelled, but
+    /// still tracked — `join` and `shutdown` wait for it, and `shutdown` aborts
+    /// it at its deadline. For work that must finish even if the client goes
+    /// away, such as an audit write.
+    #[track_caller]
+    pub fn spawn_guarded<F>(&self, future: F) -> TaskHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_with(TaskOptions::new().guarded(), future, None, no_failure)
+    }
+
+    /// Runs a closure on tokio's blocking pool, tracked by the scope. It cannot
+    /// be interrupted, but it runs with this scope as [`Scope::current`], so it
+    /// can check [`Scope::is_cancelled`].
+    #[track_caller]
+    pub fn spawn_blocking<F, T>(&self, f: F) -> TaskHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.spawn_blocking_with(TaskOptions::new(), f)
+    }
+
+    /// A builder for a task with a name, a timeout, or guarded.
+    pub fn task(&self) -> TaskBuilder<'_> {
+        TaskBuilder {
+            scope: self,
+            options: TaskOptions::new(),
+        }
+    }
+
+    #[track_caller]
+    pub(crate) fn spawn_with<F>(
+        &self,
+        options: TaskOptions,
+        future: F,
+        hooks: Option<Hooks>,
+        classify: fn(&F::Output) -> Option<String>,
+    ) -> TaskHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match self.prepare(&options, future, hooks, classify) {
+            Ok((id, task)) => TaskHandle {
+                inner: HandleInner::Spawned(spawn_on_runtime(options.name.as_deref(), task)),
+                id,
+                name: options.name,
+            },
+            Err(err) => TaskHandle::refused(err, options.name),
+        }
+    }
+
+    /// Admits a task and wraps its future: the scope's task-local, its span, the
+    /// limit, cancellation, timeout, panic catching and settlement. The result
+    /// is ready for `tokio::spawn` (or `JoinSet::spawn`).
+    pub(crate) fn prepare<F>(
+        &self,
+        options: &TaskOptions,
+        future: F,
+        hooks: Option<Hooks>,
+        classify: fn(&F::Output) -> Option<String>,
+    ) -> Result<(TaskId, impl Future<Output = Result<F::Output, TaskError>> + Send + 'static), TaskError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let mut admission = match self.admit(options, false) {
+            Ok(admission) => admission,
+            Err(err) => {
+                if let Some(hooks) = hooks {
+                    hooks(false);
+                }
+                return Err(err);
+            }
+        };
+        admission.hooks = hooks;
+        let id = admission.record.id;
+        let span = admission.span();
+        let task = CURRENT
+            .scope(self.clone(), run_task(admission, options.timeout, future, classify))
+            .instrument(span);
+        Ok((id, task))
+    }
+
+    #[track_caller]
+    pub(crate) fn spawn_blocking_with<F, T>(&self, options: TaskOptions, f: F) -> TaskHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let admission = match self.admit(&options, true) {
+            Ok(admission) => admission,
+            Err(err) => return TaskHandle::refused(err, options.name),
+        };
+        let id = admission.record.id;
+        let span = admission.span();
+        let context = options.context;
+        let join = if admission.permit.is_queued() {
+            tokio::spawn(blocking_task(admission, context, f).instrument(span))
+        } else {
+            tokio::task::spawn_blocking(move || run_blocking(admission, span, context, f))
+        };
+        TaskHandle {
+            inner: HandleInner::Spawned(join),
+            id,
+            name: options.name,
+        }
+    }
+
+    /// Admits a blocking closure and returns the async task that waits for a
+    /// slot of the limit and then runs it on the blocking pool.
+    pub(crate) fn prepare_blocking<F, T>(
+        &self,
+        options: &TaskOptions,
+        f: F,
+    ) -> Result<impl Future<Output = Result<T, TaskError>> + Send + 'static, TaskError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let admission = self.admit(options, true)?;
+        let span = admission.span();
+        Ok(blocking_task(admission, options.context, f).instrument(span))
+    }
+}
+
+async fn blocking_task<F, T>(mut admission: Admission, context: bool, f: F) -> Result<T, TaskError>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    if let Err(err) = admission.acquire().await {
+        admission.settle::<T>(&Err(err.clone()), None);
+        return Err(err);
+    }
+    let span = tracing::Span::current();
+    match tokio::task::spawn_blocking(move || run_blocking(admission, span, context, f)).await {
+        Ok(out) => out,
+        Err(_) => Err(TaskError::Aborted),
+    }
+}
+
+fn run_blocking<F, T>(
+    admission: Admission,
+    span: tracing::Span,
+    context: bool,
+    f: F,
+) -> Result<T, TaskError>
+where
+    F: FnOnce() -> T,
+{
+    let _entered = span.enter();
+    let scope = admission.scope.clone();
+    let out = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        if context {
+            CURRENT.sync_scope(scope, f)
+        } else {
+            f()
+        }
+    }))
+    .map_err(|payload| TaskError::Panicked(panic_message(&*payload)));
+    admission.settle(&out, None);
+    out
+}
+
+#[track_caller]
+fn spawn_on_runtime<F>(name: Option<&str>, task: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    #[cfg(tokio_unstable)]
+    {
+        let mut builder = tokio::task::Builder::new();
+        if let Some(name) = name {
+            builder = builder.name(name);
+        }
+        builder.spawn(task).expect("scope-spawn: tokio could not spawn a task")
+    }
+    #[cfg(not(tokio_unstable))]
+    {
+        let _ = name;
+        tokio::spawn(task)
+    }
+}
+
+/// A builder for a task, from [`Scope::task`], for combinations of name,
+/// timeout and guarded.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use scope_spawn::{Scope, TaskError};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let scope = Scope::new();
+/// let slow = scope
+///     .task()
+///     .name("slow")
+///     .timeout(Duration::from_secs(1))
+///     .spawn(std::future::pending::<()>());
+/// assert_eq!(slow.await, Err(TaskError::TimedOut));
+/// # }
+/// ```
+#[derive(Debug)]
+#[must_use = "a task builder does nothing until `spawn` is called"]
+pub struct TaskBuilder<'a> {
+    scope: &'a Scope,
+    options: TaskOptions,
+}
+
+impl TaskBuilder<'_> {
+    /// Names the task (a `&'static str` or an owned `String`).
+    pub fn name(mut self, name: impl Into<Name>) -> Self {
+        self.options = self.options.name(name);
+        self
+    }
+
+    /// Bounds the task's run time: when it passes, the task is stopped and its
+    /// handle resolves to [`TaskError::TimedOut`].
+    ///
+    /// # Panics
+    ///
+    /// If `timeout` is zero. A timeout too large to represent means no timeout.
+    #[track_caller]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.options = self.options.timeout(timeout);
+        self
+    }
+
+    /// Makes the task guarded (see [`Scope::spawn_guarded`]).
+    pub fn guarded(mut self) -> Self {
+        self.options = self.options.guarded();
+        self
+    }
+
+    /// Spawns the task.
+    #[track_caller]
+    pub fn spawn<F>(self, future: F) -> TaskHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.scope.spawn_with(self.options, future, None, no_failure)
+    }
+
+    /// Spawns the task, counting its `Err` as a failure (see [`Scope::try_spawn`]).
+    #[track_caller]
+    pub fn try_spawn<F, T, E>(self, future: F) -> TaskHandle<Result<T, E>>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: fmt::Display + Send + 'static,
+    {
+        self.scope
+            .spawn_with(self.options, future, None, result_failure)
+    }
+
+    /// Runs a closure on the blocking pool (the timeout does not apply: blocking
+    /// closures cannot be interrupted).
+    #[track_caller]
+    pub fn spawn_blocking<F, T>(self, f: F) -> TaskHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.scope.spawn_blocking_with(self.options, f)
+    }
+}
+
+enum HandleInner<T> {
+    Spawned(JoinHandle<Result<T, TaskError>>),
+    Refused(Option<TaskError>),
+}
+
+/// A handle to a task spawned through a scope; awaiting it yields the task's
+/// output or why there is none.
+///
+/// Dropping the handle only detaches it: the task stays governed by its scope.
+///
+/// # Cancel safety
+///
+/// Awaiting a `TaskHandle` is cancel safe: dropping the `.await` loses nothing;
+/// the task goes on.
+#[must_use = "dropping a TaskHandle detaches it; the task goes on under its scope"]
+pub struct TaskHandle<T> {
+    inner: HandleInner<T>,
+    id: TaskId,
+    name: Option<Name>,
+}
+
+impl<T> TaskHandle<T> {
+    fn refused(err: TaskError, name: Option<Name>) -> Self {
+        TaskHandle {
+            inner: HandleInner::Refused(Some(err)),
+            id: TaskId::next(),
+            name,
+        }
+    }
+
+    /// Aborts the task: it is stopped at its next `.await` and its handle
+    /// resolves to [`TaskError::Aborted`]. A blocking closure is only stopped if
+    /// it has not started.
+    pub fn abort(&self) {
+        if let HandleInner::Spawned(join) = &self.inner {
+            join.abort();
+        }
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.id
+    }
+
+    /// The task's name, if it has one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Whether the task has finished.
+    pub fn is_finished(&self) -> bool {
+        match &self.inner {
+            HandleInner::Spawned(join) => join.is_finished(),
+            HandleInner::Refused(_) => true,
+        }
+    }
+}
+
+impl<T> Future for TaskHandle<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().inner {
+            HandleInner::Spawned(join) => match Pin::new(join).poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok(out)) => Poll::Ready(out),
+                Poll::Ready(Err(err)) if err.is_panic() => {
+                    // Only a panicking hook can get here: the task's own panic
+                    // is caught inside the task.
+                    Poll::Ready(Err(TaskError::Panicked(panic_message(&*err.into_panic()))))
+                }
+                Poll::Ready(Err(_)) => Poll::Ready(Err(TaskError::Aborted)),
+            },
+            HandleInner::Refused(err) => Poll::Ready(Err(err
+                .take()
+                .expect("scope-spawn: TaskHandle polled after completion"))),
+        }
+    }
+}
+
+impl<T> fmt::Debug for TaskHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskHandle")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+pin_project! {
+    /// Catches a panic of the inner future, like `std::panic::catch_unwind`.
+    pub(crate) struct CatchUnwind<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F> CatchUnwind<F> {
+    pub(crate) fn new(future: F) -> Self {
+        CatchUnwind { future }
+    }
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn Any + Send>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let future = self.project().future;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
+    }
+}
+
+/// The message of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_owned()
+    }
+}

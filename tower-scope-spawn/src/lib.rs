@@ -1,0 +1,1 @@
+//! Per-request scopes for tower and axum.
