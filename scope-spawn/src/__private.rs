@@ -5,6 +5,7 @@ use std::future::Future;
 use tokio::sync::oneshot;
 use tokio::task::{AbortHandle, JoinSet};
 
+pub use crate::Policy;
 pub use crate::handler::{HandlerOptions, HandlerRun, HandlerScope};
 pub use crate::task::TaskOptions;
 use crate::task::panic_message;
@@ -209,9 +210,9 @@ where
         let err = match joined {
             Ok(Ok(())) => continue,
             Ok(Err(err)) => err,
-            Err(join_err) if join_err.is_panic() => E::from(TaskError::Panicked(panic_message(
-                &*join_err.into_panic(),
-            ))),
+            Err(join_err) if join_err.is_panic() => {
+                E::from(TaskError::Panicked(panic_message(&*join_err.into_panic())))
+            }
             Err(_) => E::from(
                 Scope::current()
                     .and_then(|s| s.cancel_reason())

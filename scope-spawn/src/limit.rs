@@ -104,5 +104,7 @@ fn release(state: &Mutex<LimiterState>) {
 }
 
 fn lock(state: &Mutex<LimiterState>) -> std::sync::MutexGuard<'_, LimiterState> {
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

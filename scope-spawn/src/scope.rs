@@ -24,6 +24,9 @@ use crate::{
 };
 
 pub(crate) type Name = Cow<'static, str>;
+
+/// How long `shutdown` waits for aborted tasks to stop after its deadline.
+const ABORT_GRACE: Duration = Duration::from_secs(1);
 pub(crate) type Finalizer = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// A unique, process-wide identifier of a scope.
@@ -139,7 +142,9 @@ impl ScopeInner {
     pub(crate) fn lock_state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave `State` inconsistent: every
         // critical section is a single insert, remove or take.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -491,11 +496,7 @@ impl Scope {
     /// included), so a server root's count says what is running anywhere.
     pub fn live_tasks(&self) -> usize {
         let own = self.inner.live.load(Ordering::Acquire);
-        own + self
-            .children()
-            .iter()
-            .map(Scope::live_tasks)
-            .sum::<usize>()
+        own + self.children().iter().map(Scope::live_tasks).sum::<usize>()
     }
 
     pub(crate) fn children(&self) -> Vec<Scope> {
@@ -643,24 +644,22 @@ impl ScopeGuard {
     /// the scope is already cancelled by then.
     pub async fn shutdown(self, deadline: Duration) -> crate::ShutdownReport {
         let started = Instant::now();
-        self.scope.inner.shutting_down.store(true, Ordering::Release);
+        self.scope
+            .inner
+            .shutting_down
+            .store(true, Ordering::Release);
         let records = crate::shutdown::live_records(&self.scope);
         self.scope.cancel_with(CancelReason::Shutdown);
-        let inner = Arc::clone(&self.scope.inner);
-        inner.tracker.close();
+        self.scope.inner.tracker.close();
+        // Wait for the tasks, not for the guards of child scopes: a guard held
+        // elsewhere must not hold up a shutdown.
         let stop_at = started.checked_add(deadline);
-        let settled = match stop_at {
-            Some(stop_at) => tokio::time::timeout_at(stop_at, inner.tracker.wait())
-                .await
-                .is_ok(),
-            None => {
-                inner.tracker.wait().await;
-                true
-            }
-        };
+        let settled = crate::shutdown::wait_settled(&records, |_| true, stop_at).await;
         if !settled {
             self.scope.hard_token().cancel();
-            crate::shutdown::wait_for_aborted(&records).await;
+            // Aborted tasks stop at their next poll; blocking closures cannot.
+            let grace = Instant::now().checked_add(ABORT_GRACE);
+            crate::shutdown::wait_settled(&records, |r| !r.blocking, grace).await;
         }
         let finalizers = self.scope.take_finalizers(false);
         self.scope.run_finalizers(finalizers).await;

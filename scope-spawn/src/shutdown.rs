@@ -3,7 +3,11 @@
 //! report.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use crate::Scope;
 use crate::task::{
@@ -81,17 +85,58 @@ pub(crate) fn live_records(scope: &Scope) -> Vec<Arc<TaskRecord>> {
     records
 }
 
-/// After the hard cancellation, aborted tasks stop at their next poll; wait for
-/// that (blocking closures excepted), for at most a second.
-pub(crate) async fn wait_for_aborted(records: &[Arc<TaskRecord>]) {
-    for round in 0..1000 {
-        if records.iter().all(|r| r.blocking || r.is_settled()) {
-            return;
+/// Shutdowns in progress, and the notification they wait on: a settling task
+/// signals it only while a shutdown waits, so the spawn path pays one relaxed
+/// load.
+static WAITING: AtomicUsize = AtomicUsize::new(0);
+static PROGRESS: Notify = Notify::const_new();
+
+/// Called by every task as it leaves its scope's books.
+pub(crate) fn task_settled() {
+    if WAITING.load(Ordering::Acquire) > 0 {
+        PROGRESS.notify_waiters();
+    }
+}
+
+struct Waiting;
+
+impl Waiting {
+    fn register() -> Self {
+        WAITING.fetch_add(1, Ordering::AcqRel);
+        Waiting
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        WAITING.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Waits until every record that `counts` has settled, or `until` passes.
+/// Returns whether they all settled.
+pub(crate) async fn wait_settled(
+    records: &[Arc<TaskRecord>],
+    counts: impl Fn(&TaskRecord) -> bool,
+    until: Option<Instant>,
+) -> bool {
+    let _waiting = Waiting::register();
+    let all_settled = || records.iter().all(|r| !counts(r) || r.is_settled());
+    loop {
+        let notified = PROGRESS.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if all_settled() {
+            return true;
         }
-        if round < 16 {
-            tokio::task::yield_now().await;
-        } else {
-            tokio::time::sleep(Duration::from_millis(1)).await;
+        match until {
+            Some(until) => {
+                tokio::select! {
+                    () = notified => {}
+                    () = tokio::time::sleep_until(until) => return all_settled(),
+                }
+            }
+            None => notified.await,
         }
     }
 }

@@ -112,8 +112,7 @@ impl Scope {
             .map(|record| task_snapshot(record, now))
             .collect();
         tasks.sort_by_key(|t| t.id);
-        let children: Vec<ScopeSnapshot> =
-            self.children().iter().map(Scope::snapshot).collect();
+        let children: Vec<ScopeSnapshot> = self.children().iter().map(Scope::snapshot).collect();
         let live_tasks = tasks.len() + children.iter().map(|c| c.live_tasks).sum::<usize>();
         let cancel_reason = self.cancel_reason();
         ScopeSnapshot {
@@ -188,7 +187,12 @@ impl ScopeSnapshot {
             None => "running".to_owned(),
             Some(reason) => format!("cancelled: {}", reason_label(reason)),
         };
-        let _ = write!(label, ", {} live, age {}", self.live_tasks, fmt_age(self.age));
+        let _ = write!(
+            label,
+            ", {} live, age {}",
+            self.live_tasks,
+            fmt_age(self.age)
+        );
         if let Some(left) = self.deadline_in {
             let _ = write!(label, ", deadline in {}", fmt_age(left));
         }
@@ -200,14 +204,29 @@ impl ScopeSnapshot {
         let mut index = 0;
         for task in &self.tasks {
             index += 1;
-            let branch = if index == entries { "└── " } else { "├── " };
-            writeln!(f, "{prefix}{branch}task {} ({})", task.label(), task.state_label())?;
+            let branch = if index == entries {
+                "└── "
+            } else {
+                "├── "
+            };
+            writeln!(
+                f,
+                "{prefix}{branch}task {} ({})",
+                task.label(),
+                task.state_label()
+            )?;
         }
         for child in &self.children {
             index += 1;
             let last = index == entries;
             let branch = if last { "└── " } else { "├── " };
-            writeln!(f, "{prefix}{branch}scope {} #{} ({})", child.name, child.id, child.state_label())?;
+            writeln!(
+                f,
+                "{prefix}{branch}scope {} #{} ({})",
+                child.name,
+                child.id,
+                child.state_label()
+            )?;
             let deeper = format!("{prefix}{}", if last { "    " } else { "│   " });
             child.write_tree(f, &deeper)?;
         }
@@ -249,7 +268,13 @@ impl fmt::Display for ScopeSnapshot {
     ///     └── task fetch #4 (running 300ms)
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "scope {} #{} ({})", self.name, self.id, self.state_label())?;
+        writeln!(
+            f,
+            "scope {} #{} ({})",
+            self.name,
+            self.id,
+            self.state_label()
+        )?;
         self.write_tree(f, "")
     }
 }

@@ -227,7 +227,9 @@ impl Admission {
             (Ok(_), None) => (COMPLETED, None),
             (Ok(_), Some(msg)) => (FAILED, Some(FailureKind::Error(msg))),
             (Err(TaskError::Cancelled(_)), _) => (CANCELLED, None),
-            (Err(TaskError::Panicked(msg)), _) => (PANICKED, Some(FailureKind::Panicked(msg.clone()))),
+            (Err(TaskError::Panicked(msg)), _) => {
+                (PANICKED, Some(FailureKind::Panicked(msg.clone())))
+            }
             (Err(TaskError::TimedOut), _) => (TIMED_OUT, None),
             (Err(TaskError::Aborted), _) => (ABORTED, None),
         };
@@ -248,15 +250,19 @@ impl Admission {
 impl Drop for Admission {
     fn drop(&mut self) {
         // Still queued or running here: the task was dropped without settling.
-        let _ = self.record.state.fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
-            (s <= RUNNING).then_some(ABORTED)
-        });
+        let _ = self
+            .record
+            .state
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                (s <= RUNNING).then_some(ABORTED)
+            });
         if let Some(hooks) = self.hooks.take() {
             hooks(false);
         }
         let inner = &self.scope.inner;
         inner.lock_state().tasks.remove(&self.record.id);
         inner.live.fetch_sub(1, Ordering::AcqRel);
+        crate::shutdown::task_settled();
     }
 }
 
@@ -455,7 +461,13 @@ impl Scope {
         future: F,
         hooks: Option<Hooks>,
         classify: fn(&F::Output) -> Option<String>,
-    ) -> Result<(TaskId, impl Future<Output = Result<F::Output, TaskError>> + Send + 'static), TaskError>
+    ) -> Result<
+        (
+            TaskId,
+            impl Future<Output = Result<F::Output, TaskError>> + Send + 'static,
+        ),
+        TaskError,
+    >
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -473,7 +485,10 @@ impl Scope {
         let id = admission.record.id;
         let span = admission.span();
         let task = CURRENT
-            .scope(self.clone(), run_task(admission, options.timeout, future, classify))
+            .scope(
+                self.clone(),
+                run_task(admission, options.timeout, future, classify),
+            )
             .instrument(span);
         Ok((id, task))
     }
@@ -571,7 +586,9 @@ where
         if let Some(name) = name {
             builder = builder.name(name);
         }
-        builder.spawn(task).expect("scope-spawn: tokio could not spawn a task")
+        builder
+            .spawn(task)
+            .expect("scope-spawn: tokio could not spawn a task")
     }
     #[cfg(not(tokio_unstable))]
     {
@@ -639,7 +656,8 @@ impl TaskBuilder<'_> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.scope.spawn_with(self.options, future, None, no_failure)
+        self.scope
+            .spawn_with(self.options, future, None, no_failure)
     }
 
     /// Spawns the task, counting its `Err` as a failure (see [`Scope::try_spawn`]).

@@ -1,0 +1,200 @@
+//! Ownership and cancellation: who cancels, and why.
+
+use std::future::pending;
+
+use scope_spawn::{CancelReason, Scope, TaskError};
+use tokio::sync::oneshot;
+
+#[tokio::test]
+async fn dropping_the_guard_cancels_its_tasks_with_reason_dropped() {
+    let guard = Scope::new();
+    let task = guard.spawn(pending::<()>());
+    let scope = guard.clone();
+    drop(guard);
+    assert_eq!(task.await, Err(TaskError::Cancelled(CancelReason::Dropped)));
+    assert_eq!(scope.cancel_reason(), Some(CancelReason::Dropped));
+}
+
+#[tokio::test]
+async fn dropping_a_handle_clone_cancels_nothing() {
+    let guard = Scope::new();
+    let (tx, rx) = oneshot::channel::<u32>();
+    let task = guard.spawn(async move { rx.await.unwrap() });
+    let clone = guard.clone();
+    drop(clone);
+    assert!(!guard.is_cancelled());
+    tx.send(7).unwrap();
+    assert_eq!(task.await, Ok(7));
+}
+
+#[tokio::test]
+async fn a_task_that_captured_a_scope_clone_does_not_cancel_its_siblings_when_it_ends() {
+    let guard = Scope::new();
+    let sibling = guard.spawn(async {
+        tokio::task::yield_now().await;
+        "sibling done"
+    });
+    let captured = guard.clone();
+    let first = guard.spawn(async move {
+        let _mine = captured; // dropped when this task ends
+    });
+    first.await.unwrap();
+    assert!(!guard.is_cancelled());
+    assert_eq!(sibling.await, Ok("sibling done"));
+}
+
+#[tokio::test]
+async fn a_task_that_captured_a_scope_clone_does_not_keep_the_scope_alive() {
+    let guard = Scope::new();
+    let captured = guard.clone();
+    let task = guard.spawn(async move {
+        let _keep = captured;
+        pending::<()>().await
+    });
+    drop(guard);
+    assert_eq!(task.await, Err(TaskError::Cancelled(CancelReason::Dropped)));
+}
+
+#[tokio::test]
+async fn the_first_cancel_reason_wins() {
+    let guard = Scope::new();
+    guard.cancel_with(CancelReason::requested("first"));
+    guard.cancel_with(CancelReason::Shutdown);
+    guard.cancel();
+    assert_eq!(
+        guard.cancel_reason(),
+        Some(CancelReason::Requested(Some("first".into())))
+    );
+    let scope = guard.clone();
+    drop(guard);
+    assert_eq!(
+        scope.cancel_reason(),
+        Some(CancelReason::Requested(Some("first".into())))
+    );
+}
+
+#[tokio::test]
+async fn cancel_without_a_message_is_requested_none() {
+    let guard = Scope::new();
+    let task = guard.spawn(pending::<()>());
+    guard.cancel();
+    assert_eq!(
+        task.await,
+        Err(TaskError::Cancelled(CancelReason::Requested(None)))
+    );
+    assert!(guard.is_cancelled());
+}
+
+#[tokio::test]
+async fn a_child_is_cancelled_with_its_parent_and_says_so() {
+    let parent = Scope::new();
+    let child = parent.child();
+    let grandchild = child.child();
+    let task = grandchild.spawn(pending::<()>());
+    parent.cancel_with(CancelReason::requested("bye"));
+    assert_eq!(
+        task.await,
+        Err(TaskError::Cancelled(CancelReason::ParentCancelled))
+    );
+    assert_eq!(child.cancel_reason(), Some(CancelReason::ParentCancelled));
+    assert_eq!(
+        parent.cancel_reason(),
+        Some(CancelReason::Requested(Some("bye".into())))
+    );
+}
+
+#[tokio::test]
+async fn cancelling_a_child_leaves_the_parent_running() {
+    let parent = Scope::new();
+    let child = parent.child();
+    child.cancel();
+    assert!(child.is_cancelled());
+    assert!(!parent.is_cancelled());
+    assert_eq!(parent.spawn(async { 1 }).await, Ok(1));
+}
+
+#[tokio::test]
+async fn spawning_into_a_cancelled_scope_resolves_to_cancelled_at_once() {
+    let guard = Scope::new();
+    guard.cancel_with(CancelReason::Shutdown);
+    let task = guard.spawn(async { unreachable!("never runs") });
+    assert!(task.is_finished());
+    assert_eq!(
+        task.await,
+        Err(TaskError::Cancelled(CancelReason::Shutdown))
+    );
+    assert_eq!(guard.live_tasks(), 0);
+}
+
+#[tokio::test]
+async fn spawning_into_an_ended_scope_resolves_to_cancelled() {
+    let guard = Scope::new();
+    let scope = guard.clone();
+    guard.join().await.unwrap();
+    assert!(scope.is_ended());
+    let task = scope.spawn(async {});
+    assert_eq!(
+        task.await,
+        Err(TaskError::Cancelled(CancelReason::Completed))
+    );
+    let guarded = scope.spawn_guarded(async {});
+    assert!(guarded.await.unwrap_err().is_cancelled());
+}
+
+#[tokio::test]
+async fn the_token_is_cancelled_with_the_scope_but_cannot_cancel_it() {
+    let guard = Scope::new();
+    let token = guard.token();
+    token.cancel();
+    assert!(!guard.is_cancelled(), "a token handed out is a child token");
+    let token = guard.token();
+    guard.cancel();
+    token.cancelled().await;
+}
+
+#[tokio::test]
+async fn cancelled_future_resolves_on_cancel() {
+    let guard = Scope::new();
+    let waiter = guard.cancelled();
+    let scope = guard.clone();
+    tokio::spawn(async move { scope.cancel() });
+    waiter.await;
+    assert!(guard.is_cancelled());
+}
+
+#[tokio::test]
+async fn a_task_can_drop_its_own_scope_guard() {
+    let guard = Scope::new();
+    let scope = guard.clone();
+    let (tx, rx) = oneshot::channel();
+    let sibling = scope.spawn(pending::<()>());
+    let dropper = scope.spawn(async move {
+        drop(guard);
+        tx.send(()).unwrap();
+    });
+    rx.await.unwrap();
+    assert_eq!(
+        sibling.await,
+        Err(TaskError::Cancelled(CancelReason::Dropped))
+    );
+    // The dropping task ran to completion within the poll that dropped the guard.
+    assert_eq!(dropper.await, Ok(()));
+}
+
+#[tokio::test]
+async fn aborting_a_handle_stops_the_task() {
+    let guard = Scope::new();
+    let task = guard.spawn(pending::<()>());
+    task.abort();
+    assert_eq!(task.await, Err(TaskError::Aborted));
+    assert_eq!(guard.live_tasks(), 0);
+    assert!(!guard.is_cancelled());
+}
+
+#[tokio::test]
+async fn dropping_a_task_handle_detaches_it_only() {
+    let guard = Scope::new();
+    let (tx, rx) = oneshot::channel();
+    drop(guard.spawn(async move { tx.send("still ran").unwrap() }));
+    assert_eq!(rx.await, Ok("still ran"));
+}

@@ -1,0 +1,143 @@
+//! Context: typed values looked up through the parent chain, and `Scope::current()`.
+
+use scope_spawn::Scope;
+
+#[derive(Debug, PartialEq)]
+struct RequestId(u64);
+
+#[derive(Debug, PartialEq)]
+struct Tenant(&'static str);
+
+#[tokio::test]
+async fn a_value_set_on_a_scope_is_visible_in_its_tasks_and_children() {
+    let request = Scope::new();
+    request.insert(RequestId(42));
+    let child = request.child();
+    let grandchild = child.child();
+    grandchild.insert(Tenant("acme"));
+
+    let seen = grandchild
+        .spawn(async {
+            let scope = Scope::current().unwrap();
+            (scope.get::<RequestId>(), scope.get::<Tenant>())
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen.0.as_deref(), Some(&RequestId(42)));
+    assert_eq!(seen.1.as_deref(), Some(&Tenant("acme")));
+    assert_eq!(
+        request.get::<Tenant>(),
+        None,
+        "context does not flow upwards"
+    );
+}
+
+#[tokio::test]
+async fn the_nearest_value_shadows_an_ancestors() {
+    let parent = Scope::new();
+    parent.insert(RequestId(1));
+    let child = parent.child();
+    child.insert(RequestId(2));
+    assert_eq!(child.get::<RequestId>().as_deref(), Some(&RequestId(2)));
+    assert_eq!(parent.get::<RequestId>().as_deref(), Some(&RequestId(1)));
+    child.insert(RequestId(3));
+    assert_eq!(child.get::<RequestId>().as_deref(), Some(&RequestId(3)));
+}
+
+#[tokio::test]
+async fn current_is_the_spawning_scope_inside_tasks_and_nested_tasks() {
+    let guard = Scope::builder().name("outer").build();
+    let (outer, inner) = guard
+        .spawn(async {
+            let outer = Scope::current().unwrap();
+            let inner = outer
+                .spawn(async { Scope::current().unwrap().name().to_owned() })
+                .await
+                .unwrap();
+            (outer.name().to_owned(), inner)
+        })
+        .await
+        .unwrap();
+    assert_eq!(outer, "outer");
+    assert_eq!(inner, "outer");
+}
+
+#[tokio::test]
+async fn current_is_none_outside_any_scope() {
+    assert!(Scope::current().is_none());
+    assert!(
+        tokio::spawn(async { Scope::current() })
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn current_outside_any_runtime_is_none() {
+    assert!(Scope::current().is_none());
+}
+
+#[tokio::test]
+async fn in_scope_sets_current_without_spawning() {
+    let guard = Scope::builder().name("here").build();
+    let name = guard
+        .in_scope(async { Scope::current().unwrap().name().to_owned() })
+        .await;
+    assert_eq!(name, "here");
+    assert_eq!(guard.in_scope_sync(Scope::current), Some(guard.clone()));
+}
+
+#[tokio::test]
+async fn global_is_one_process_wide_root() {
+    let a = Scope::global();
+    let b = Scope::global();
+    assert_eq!(a, b);
+    assert_eq!(a.name(), "global");
+    assert!(a.parent().is_none());
+}
+
+#[tokio::test]
+async fn tasks_run_inside_a_span_parented_to_the_spawn_site() {
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+    use tracing_subscriber::registry::LookupSpan;
+
+    /// Records (span name, parent span name) for every new span.
+    #[derive(Clone, Default)]
+    struct Parents(Arc<Mutex<Vec<SpanAndParent>>>);
+    type SpanAndParent = (String, Option<String>);
+    impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Parents {
+        fn on_new_span(
+            &self,
+            _: &tracing::span::Attributes<'_>,
+            id: &tracing::span::Id,
+            ctx: Context<'_, S>,
+        ) {
+            let span = ctx.span(id).unwrap();
+            let parent = span.parent().map(|p| p.name().to_owned());
+            self.0
+                .lock()
+                .unwrap()
+                .push((span.name().to_owned(), parent));
+        }
+    }
+
+    let parents = Parents::default();
+    let subscriber = tracing_subscriber::registry().with(parents.clone());
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let guard = Scope::new();
+    let request = tracing::info_span!("request");
+    let handle = {
+        let _entered = request.enter();
+        guard.spawn(async { tracing::Span::current().metadata().map(|m| m.name()) })
+    };
+    // The current-thread runtime polls the task on this thread, under our subscriber.
+    assert_eq!(handle.await.unwrap(), Some("scope_task"));
+    let recorded = parents.0.lock().unwrap().clone();
+    assert!(
+        recorded.contains(&("scope_task".to_owned(), Some("request".to_owned()))),
+        "{recorded:?}"
+    );
+}

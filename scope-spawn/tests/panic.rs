@@ -1,0 +1,119 @@
+//! Panics are reported on the handle, to the hooks and in the scope's outcome.
+
+use std::sync::{Arc, Mutex};
+
+use scope_spawn::{CancelReason, FailureKind, Scope, TaskError};
+
+#[tokio::test]
+async fn a_panic_reaches_the_handle() {
+    let guard = Scope::new();
+    let task = guard.spawn(async { panic!("boom") });
+    assert_eq!(task.await, Err(TaskError::Panicked("boom".into())));
+}
+
+#[tokio::test]
+async fn a_panic_with_a_formatted_message_keeps_it() {
+    let guard = Scope::new();
+    let task = guard.spawn_named("worker", async { panic!("code {}", 7) });
+    assert_eq!(task.await, Err(TaskError::Panicked("code 7".into())));
+}
+
+#[tokio::test]
+async fn a_panic_is_in_the_outcome_even_if_the_handle_was_dropped() {
+    let guard = Scope::new();
+    drop(guard.spawn_named("lost", async { panic!("nobody awaited me") }));
+    let outcome = guard.join().await.unwrap();
+    assert_eq!(outcome.failures.len(), 1);
+    let failure = &outcome.failures[0];
+    assert_eq!(failure.name.as_deref(), Some("lost"));
+    assert_eq!(
+        failure.kind,
+        FailureKind::Panicked("nobody awaited me".into())
+    );
+}
+
+type Log = Arc<Mutex<Vec<&'static str>>>;
+
+fn hooks(
+    log: &Log,
+) -> (
+    impl FnOnce() + Send + 'static,
+    impl FnOnce() + Send + 'static,
+) {
+    let (a, b) = (log.clone(), log.clone());
+    (
+        move || a.lock().unwrap().push("completed"),
+        move || b.lock().unwrap().push("cancelled"),
+    )
+}
+
+#[tokio::test]
+async fn hooks_run_on_completion() {
+    let log = Log::default();
+    let guard = Scope::new();
+    let (done, cancelled) = hooks(&log);
+    guard
+        .spawn_with_hooks(async {}, done, cancelled)
+        .await
+        .unwrap();
+    assert_eq!(*log.lock().unwrap(), ["completed"]);
+}
+
+#[tokio::test]
+async fn hooks_run_on_cancellation() {
+    let log = Log::default();
+    let guard = Scope::new();
+    let (done, cancelled) = hooks(&log);
+    let task = guard.spawn_with_hooks(std::future::pending::<()>(), done, cancelled);
+    guard.cancel();
+    assert!(task.await.unwrap_err().is_cancelled());
+    assert_eq!(*log.lock().unwrap(), ["cancelled"]);
+}
+
+#[tokio::test]
+async fn a_panicking_task_runs_exactly_one_hook_and_still_reports_the_panic() {
+    let log = Log::default();
+    let guard = Scope::new();
+    let (done, cancelled) = hooks(&log);
+    let task = guard.spawn_with_hooks(async { panic!("hooked") }, done, cancelled);
+    assert_eq!(task.await, Err(TaskError::Panicked("hooked".into())));
+    assert_eq!(*log.lock().unwrap(), ["cancelled"]);
+    let outcome = guard.join().await.unwrap();
+    assert_eq!(outcome.failures.len(), 1);
+}
+
+#[tokio::test]
+async fn an_aborted_task_runs_the_cancellation_hook() {
+    let log = Log::default();
+    let guard = Scope::new();
+    let (done, cancelled) = hooks(&log);
+    let task = guard.spawn_with_hooks(std::future::pending::<()>(), done, cancelled);
+    task.abort();
+    assert_eq!(task.await, Err(TaskError::Aborted));
+    assert_eq!(*log.lock().unwrap(), ["cancelled"]);
+}
+
+#[tokio::test]
+async fn a_refused_spawn_runs_the_cancellation_hook() {
+    let log = Log::default();
+    let guard = Scope::new();
+    guard.cancel();
+    let (done, cancelled) = hooks(&log);
+    let task = guard.spawn_with_hooks(async {}, done, cancelled);
+    assert_eq!(
+        task.await,
+        Err(TaskError::Cancelled(CancelReason::Requested(None)))
+    );
+    assert_eq!(*log.lock().unwrap(), ["cancelled"]);
+}
+
+#[tokio::test]
+async fn a_panic_does_not_cancel_siblings_by_default() {
+    let guard = Scope::new();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let sibling = guard.spawn(async move { rx.await.unwrap() });
+    let _ = guard.spawn(async { panic!("one bad task") }).await;
+    assert!(!guard.is_cancelled());
+    tx.send(()).unwrap();
+    sibling.await.unwrap();
+}

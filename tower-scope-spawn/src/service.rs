@@ -1,0 +1,153 @@
+//! [`ScopeSpawnService`]: the middleware that runs each request in its own scope.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use http_body::Body;
+use scope_spawn::Scope;
+use tower_service::Service;
+
+use crate::ScopeSpawnLayer;
+use crate::future::ResponseFuture;
+use crate::layer::{Config, Naming};
+
+/// Middleware that gives every request its own [`Scope`]; see
+/// [`ScopeSpawnLayer`] for what it does and how to configure it.
+///
+/// The response body is wrapped in a [`ScopeBody`](crate::ScopeBody), which
+/// carries the scope's guard in [`until_body_end`](ScopeSpawnLayer::until_body_end)
+/// mode and is a plain pass-through otherwise.
+///
+/// # Examples
+///
+/// Around a plain `tower::service_fn`, which never looks at the request
+/// extensions: the scope is still [`Scope::current`] while it runs.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use http::{Request, Response};
+/// use scope_spawn::Scope;
+/// use tower::{ServiceExt, service_fn};
+/// use tower_scope_spawn::ScopeSpawnService;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let service = ScopeSpawnService::new(service_fn(|_req: Request<()>| async {
+///     let scope = Scope::current().expect("the layer's request scope");
+///     let answer = scope.spawn(async { 40 + 2 }).await.unwrap();
+///     Ok::<_, Infallible>(Response::new(format!("{} says {answer}", scope.name())))
+/// }));
+///
+/// let request = Request::get("/answer").body(()).unwrap();
+/// let response = service.oneshot(request).await.unwrap();
+/// assert_eq!(response.into_body().into_inner(), "GET /answer says 42");
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct ScopeSpawnService<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S> ScopeSpawnService<S> {
+    /// Wraps `inner` with the default configuration (see [`ScopeSpawnLayer::new`]).
+    pub fn new(inner: S) -> Self {
+        Self::from_config(inner, Arc::default())
+    }
+
+    pub(crate) fn from_config(inner: S, config: Arc<Config>) -> Self {
+        ScopeSpawnService { inner, config }
+    }
+
+    /// A [`ScopeSpawnLayer`] with the default configuration, to configure and
+    /// wrap services with.
+    pub fn layer() -> ScopeSpawnLayer {
+        ScopeSpawnLayer::new()
+    }
+
+    /// A reference to the inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// A mutable reference to the inner service.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes `self`, returning the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ScopeSpawnService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Body,
+{
+    type Response = Response<crate::ScopeBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let config = &*self.config;
+        let (name, mut req) = scope_name(&config.naming, req);
+
+        let mut builder = Scope::builder().name(name);
+        builder = match &config.parent {
+            Some(parent) => builder.parent(parent),
+            None => builder.parent(&Scope::current().unwrap_or_else(Scope::global)),
+        };
+        if let Some(timeout) = config.timeout {
+            builder = builder.timeout(timeout);
+        }
+        if let Some(max_tasks) = config.max_tasks {
+            builder = builder.limit(max_tasks);
+        }
+        let guard = builder.build();
+
+        req.extensions_mut().insert(Scope::clone(&guard));
+        let inner = &mut self.inner;
+        let future = guard.in_scope_sync(|| inner.call(req));
+        ResponseFuture::new(future, guard, config.until_body_end)
+    }
+}
+
+/// The request scope's name, and the request (taken apart and put back
+/// together only for a naming function).
+fn scope_name<B>(naming: &Naming, req: Request<B>) -> (Cow<'static, str>, Request<B>) {
+    match naming {
+        Naming::MethodPath => {
+            let (method, path) = (req.method().as_str(), req.uri().path());
+            let mut name = String::with_capacity(method.len() + 1 + path.len());
+            name.push_str(method);
+            name.push(' ');
+            name.push_str(path);
+            (Cow::Owned(name), req)
+        }
+        Naming::Fixed(name) => (name.clone(), req),
+        Naming::With(make_name) => {
+            let (parts, body) = req.into_parts();
+            let name = make_name(&parts);
+            (name, Request::from_parts(parts, body))
+        }
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for ScopeSpawnService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeSpawnService")
+            .field("inner", &self.inner)
+            .field("config", &self.config)
+            .finish()
+    }
+}

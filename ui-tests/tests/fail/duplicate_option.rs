@@ -1,0 +1,11 @@
+use axum::{Router, routing::get};
+use scope_spawn::scoped;
+
+#[scoped(timeout = "1s", limit = 4, timeout = "2s")]
+async fn handler() -> &'static str {
+    "ok"
+}
+
+fn main() {
+    let _app: Router = Router::new().route("/", get(handler));
+}

@@ -1,0 +1,8 @@
+use scope_spawn::scoped;
+
+#[scoped]
+struct Handler;
+
+fn main() {
+    let _ = Handler;
+}

@@ -1,0 +1,10 @@
+use scope_spawn::scoped;
+
+#[scoped]
+fn handler() -> &'static str {
+    "ok"
+}
+
+fn main() {
+    let _ = handler;
+}
