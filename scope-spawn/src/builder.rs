@@ -33,8 +33,9 @@ use crate::{Policy, Scope, ScopeGuard};
 /// A setter given a meaningless value panics with a message naming it:
 /// `limit(0)` ("a scope limit must be at least 1") and `timeout(Duration::ZERO)`
 /// ("a scope timeout must be greater than zero"). A timeout too large to
-/// represent as an instant means no deadline. `build()` with a timeout must run
-/// inside a Tokio runtime, which arms the deadline timer.
+/// represent as an instant means no deadline. The deadline's timer is armed
+/// lazily, on the runtime of the first task, waiter or token that needs it, so
+/// a scope with a timeout that nobody spawns into costs no timer.
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct ScopeBuilder {

@@ -98,6 +98,10 @@ pub(crate) struct ScopeInner {
     hard: OnceLock<CancellationToken>,
     reason: OnceLock<CancelReason>,
     pub(crate) deadline: Option<Instant>,
+    /// This scope's own deadline, when it needs a timer of its own (it is
+    /// earlier than every ancestor's). The timer is armed on first use.
+    timer: Option<Instant>,
+    timer_pending: AtomicBool,
     pub(crate) policy: Policy,
     pub(crate) limiter: Option<Limiter>,
     pub(crate) created: Instant,
@@ -213,6 +217,10 @@ impl Scope {
             hard: OnceLock::new(),
             reason: OnceLock::new(),
             deadline,
+            // Only the earliest deadline needs a timer: a parent's own timer
+            // cancels this scope through the token tree.
+            timer: own_deadline.filter(|own| parent_deadline.is_none_or(|p| *own < p)),
+            timer_pending: AtomicBool::new(true),
             policy,
             limiter: limit.map(Limiter::new),
             created: now,
@@ -230,26 +238,36 @@ impl Scope {
                 .insert(id, Arc::downgrade(&inner));
         }
         let scope = Scope { inner };
-        // Only the earliest deadline needs a timer: a parent's own timer cancels
-        // this scope through the token tree.
-        if let Some(own) = own_deadline {
-            if parent_deadline.is_none_or(|p| own < p) {
-                scope.arm_deadline(own);
-            }
-        }
         ScopeGuard {
             scope,
             hold: Some(hold),
         }
     }
 
+    /// Arms the deadline timers of this scope and its ancestors that are not
+    /// armed yet. Timers are armed lazily — by the first task, waiter or token —
+    /// so a scope with a timeout that nobody uses costs no timer task.
+    pub(crate) fn arm_deadlines(&self) {
+        let mut scope = Some(self);
+        while let Some(s) = scope {
+            if let Some(deadline) = s.inner.timer {
+                if s.inner.timer_pending.load(Ordering::Acquire) {
+                    s.arm_deadline(deadline);
+                }
+            }
+            scope = s.inner.parent.as_ref();
+        }
+    }
+
     fn arm_deadline(&self, deadline: Instant) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            panic!(
-                "scope-spawn: a scope with a timeout must be built inside a Tokio runtime, \
-                 which arms its deadline timer"
-            );
+            // No runtime to run a timer on (yet): the deadline is still checked
+            // by `is_cancelled` and `cancel_reason`, and armed on a later use.
+            return;
         };
+        if !self.inner.timer_pending.swap(false, Ordering::AcqRel) {
+            return;
+        }
         let weak = Arc::downgrade(&self.inner);
         let token = self.inner.token.clone();
         runtime.spawn(async move {
@@ -262,6 +280,27 @@ impl Scope {
                 }
             }
         });
+    }
+
+    /// Cancels the scopes on the chain whose unarmed deadline has passed.
+    fn check_deadlines(&self) {
+        if self.inner.deadline.is_none() {
+            return;
+        }
+        let now = Instant::now();
+        let mut expired = None;
+        let mut scope = Some(self);
+        while let Some(s) = scope {
+            if s.inner.timer.is_some_and(|d| d <= now) {
+                expired = Some(s);
+            }
+            scope = s.inner.parent.as_ref();
+        }
+        // The outermost expired scope cancels first, so its children report
+        // `ParentCancelled`, as with armed timers.
+        if let Some(s) = expired {
+            s.cancel_with(CancelReason::DeadlineExceeded);
+        }
     }
 
     /// The scope of the task (or `spawn_blocking` closure, or `#[scoped]`
@@ -326,6 +365,7 @@ impl Scope {
 
     /// Whether the scope (or one of its ancestors) has been cancelled.
     pub fn is_cancelled(&self) -> bool {
+        self.check_deadlines();
         self.inner.token.is_cancelled()
     }
 
@@ -335,11 +375,13 @@ impl Scope {
     ///
     /// This method is cancel safe.
     pub fn cancelled(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
+        self.arm_deadlines();
         self.inner.token.clone().cancelled_owned()
     }
 
     /// Why the scope was cancelled, or `None` if it has not been.
     pub fn cancel_reason(&self) -> Option<CancelReason> {
+        self.check_deadlines();
         if let Some(reason) = self.inner.reason.get() {
             return Some(reason.clone());
         }
@@ -366,6 +408,7 @@ impl Scope {
     /// one. Cancelling the returned token does **not** cancel the scope (it is a
     /// child token); use [`Scope::cancel`].
     pub fn token(&self) -> CancellationToken {
+        self.arm_deadlines();
         self.inner.token.child_token()
     }
 

@@ -159,6 +159,7 @@ impl Scope {
         let Some(hold) = self.inner.hold.upgrade() else {
             return Err(self.cancelled_error());
         };
+        self.arm_deadlines();
         let permit = match &self.inner.limiter {
             Some(limiter) => limiter.admit(),
             None => Permit::default(),

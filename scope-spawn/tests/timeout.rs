@@ -105,7 +105,29 @@ async fn a_zero_task_timeout_is_rejected() {
 }
 
 #[test]
-#[should_panic(expected = "must be built inside a Tokio runtime")]
-fn a_scope_with_a_timeout_outside_a_runtime_names_the_cause() {
-    let _ = Scope::builder().timeout(Duration::from_secs(1)).build();
+fn a_scope_with_a_timeout_can_be_built_outside_a_runtime_and_armed_inside_one() {
+    let guard = Scope::builder().timeout(Duration::from_millis(20)).build();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let task = guard.spawn(pending::<()>());
+        assert_eq!(
+            task.await,
+            Err(TaskError::Cancelled(CancelReason::DeadlineExceeded))
+        );
+    });
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unused_scope_past_its_deadline_reports_it_without_a_timer() {
+    let parent = Scope::builder().timeout(Duration::from_secs(1)).build();
+    let child = parent.child();
+    tokio::time::advance(Duration::from_secs(2)).await;
+    // Nobody spawned or waited, so no timer was armed; the check is on read.
+    assert!(child.is_cancelled());
+    assert_eq!(child.cancel_reason(), Some(CancelReason::ParentCancelled));
+    assert_eq!(parent.cancel_reason(), Some(CancelReason::DeadlineExceeded));
 }
