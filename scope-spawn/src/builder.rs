@@ -42,6 +42,7 @@ pub struct ScopeBuilder {
     name: Option<Name>,
     timeout: Option<Duration>,
     limit: Option<usize>,
+    queue_limit: Option<usize>,
     policy: Policy,
     parent: Option<Scope>,
 }
@@ -59,6 +60,7 @@ impl ScopeBuilder {
             name: None,
             timeout: None,
             limit: None,
+            queue_limit: None,
             policy: Policy::default(),
             parent: None,
         }
@@ -100,6 +102,16 @@ impl ScopeBuilder {
         self
     }
 
+    /// Bounds the queue of a scope with a [`limit`](ScopeBuilder::limit): when
+    /// `limit` tasks run and `queue_limit` more wait, further spawns are refused
+    /// at once with [`TaskError::QueueFull`](crate::TaskError::QueueFull), so a
+    /// runaway spawner cannot exhaust memory. Without it the queue is unbounded.
+    /// `queue_limit(0)` means no task ever waits. Has no effect without `limit`.
+    pub fn queue_limit(mut self, queue_limit: usize) -> Self {
+        self.queue_limit = Some(queue_limit);
+        self
+    }
+
     /// How a task's failure affects the scope (default: [`Policy::Supervise`]).
     pub fn policy(mut self, policy: Policy) -> Self {
         self.policy = policy;
@@ -119,6 +131,7 @@ impl ScopeBuilder {
             name: self.name.unwrap_or(Name::Borrowed("scope")),
             timeout: self.timeout,
             limit: self.limit,
+            queue_limit: self.queue_limit,
             policy: self.policy,
             parent: self.parent,
         })

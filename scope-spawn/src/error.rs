@@ -18,6 +18,11 @@ pub enum TaskError {
     Panicked(String),
     /// The task's own timeout ([`TaskBuilder::timeout`](crate::TaskBuilder::timeout)) passed.
     TimedOut,
+    /// The scope's queue was full: the scope already runs its
+    /// [`limit`](crate::ScopeBuilder::limit) of tasks and has
+    /// [`queue_limit`](crate::ScopeBuilder::queue_limit) more waiting, so the
+    /// task was refused at once, without running.
+    QueueFull,
     /// The task was aborted: by [`TaskHandle::abort`](crate::TaskHandle::abort), or by
     /// [`ScopeGuard::shutdown`](crate::ScopeGuard::shutdown) at its deadline.
     Aborted,
@@ -41,6 +46,7 @@ impl fmt::Display for TaskError {
             TaskError::Cancelled(reason) => write!(f, "task cancelled because {reason}"),
             TaskError::Panicked(msg) => write!(f, "task panicked: {msg}"),
             TaskError::TimedOut => f.write_str("task timed out"),
+            TaskError::QueueFull => f.write_str("task refused: its scope's queue is full"),
             TaskError::Aborted => f.write_str("task aborted"),
         }
     }

@@ -16,6 +16,7 @@ pub(crate) struct Limiter {
 
 struct LimiterState {
     limit: usize,
+    queue_limit: usize,
     running: usize,
     queue: VecDeque<oneshot::Sender<()>>,
 }
@@ -36,26 +37,30 @@ enum Slot {
 }
 
 impl Limiter {
-    pub(crate) fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize, queue_limit: Option<usize>) -> Self {
         Limiter {
             state: Arc::new(Mutex::new(LimiterState {
                 limit,
+                queue_limit: queue_limit.unwrap_or(usize::MAX),
                 running: 0,
                 queue: VecDeque::new(),
             })),
         }
     }
 
-    /// Takes a slot, or a place in the queue; called in spawn order.
-    pub(crate) fn admit(&self) -> Permit {
+    /// Takes a slot, or a place in the queue; called in spawn order. `None`
+    /// when the queue is full.
+    pub(crate) fn admit(&self) -> Option<Permit> {
         let mut state = lock(&self.state);
         if state.running < state.limit {
             state.running += 1;
-            Permit(Slot::Held(Arc::clone(&self.state)))
-        } else {
+            Some(Permit(Slot::Held(Arc::clone(&self.state))))
+        } else if state.queue.len() < state.queue_limit {
             let (tx, rx) = oneshot::channel();
             state.queue.push_back(tx);
-            Permit(Slot::Queued(Arc::clone(&self.state), rx))
+            Some(Permit(Slot::Queued(Arc::clone(&self.state), rx)))
+        } else {
+            None
         }
     }
 }

@@ -156,6 +156,7 @@ pub(crate) struct Settings {
     pub(crate) name: Name,
     pub(crate) timeout: Option<Duration>,
     pub(crate) limit: Option<usize>,
+    pub(crate) queue_limit: Option<usize>,
     pub(crate) policy: Policy,
     pub(crate) parent: Option<Scope>,
 }
@@ -189,6 +190,7 @@ impl Scope {
             name,
             timeout,
             limit,
+            queue_limit,
             policy,
             parent,
         } = settings;
@@ -204,10 +206,19 @@ impl Scope {
             None => CancellationToken::new(),
         };
         let id = ScopeId::next();
+        // A child of an ended scope is born ended: it refuses every spawn.
+        let parent_hold = parent.as_ref().map(|p| p.inner.hold.upgrade());
+        let born_ended = matches!(parent_hold, Some(None));
         let hold = Arc::new(Hold {
-            registration: parent.as_ref().map(|p| (p.clone(), id)),
-            _in_parent: parent.as_ref().map(|p| p.inner.tracker.token()),
-            _parent: parent.as_ref().and_then(|p| p.inner.hold.upgrade()),
+            registration: parent
+                .as_ref()
+                .filter(|_| !born_ended)
+                .map(|p| (p.clone(), id)),
+            _in_parent: parent
+                .as_ref()
+                .filter(|_| !born_ended)
+                .map(|p| p.inner.tracker.token()),
+            _parent: parent_hold.flatten(),
         });
         let inner = Arc::new(ScopeInner {
             id,
@@ -222,15 +233,18 @@ impl Scope {
             timer: own_deadline.filter(|own| parent_deadline.is_none_or(|p| *own < p)),
             timer_pending: AtomicBool::new(true),
             policy,
-            limiter: limit.map(Limiter::new),
+            limiter: limit.map(|limit| Limiter::new(limit, queue_limit)),
             created: now,
             tracker: TaskTracker::new(),
             hold: Arc::downgrade(&hold),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                ending: born_ended,
+                ..State::default()
+            }),
             live: AtomicUsize::new(0),
             shutting_down: AtomicBool::new(false),
         });
-        if let Some(parent) = &inner.parent {
+        if let Some(parent) = inner.parent.as_ref().filter(|_| !born_ended) {
             parent
                 .inner
                 .lock_state()
@@ -240,7 +254,7 @@ impl Scope {
         let scope = Scope { inner };
         ScopeGuard {
             scope,
-            hold: Some(hold),
+            hold: (!born_ended).then_some(hold),
         }
     }
 

@@ -161,7 +161,7 @@ impl Scope {
         };
         self.arm_deadlines();
         let permit = match &self.inner.limiter {
-            Some(limiter) => limiter.admit(),
+            Some(limiter) => limiter.admit().ok_or(TaskError::QueueFull)?,
             None => Permit::default(),
         };
         let record = Arc::new(TaskRecord {
@@ -232,7 +232,7 @@ impl Admission {
                 (PANICKED, Some(FailureKind::Panicked(msg.clone())))
             }
             (Err(TaskError::TimedOut), _) => (TIMED_OUT, None),
-            (Err(TaskError::Aborted), _) => (ABORTED, None),
+            (Err(TaskError::Aborted | TaskError::QueueFull), _) => (ABORTED, None),
         };
         self.record.state.store(state, Ordering::Release);
         if let Some(kind) = kind {

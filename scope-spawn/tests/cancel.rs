@@ -198,3 +198,17 @@ async fn dropping_a_task_handle_detaches_it_only() {
     drop(guard.spawn(async move { tx.send("still ran").unwrap() }));
     assert_eq!(rx.await, Ok("still ran"));
 }
+
+#[tokio::test]
+async fn a_child_of_an_ended_scope_is_born_ended_and_refuses_every_spawn() {
+    let parent = Scope::new();
+    let handle = parent.clone();
+    drop(parent);
+    assert!(handle.is_ended());
+    let child = handle.child();
+    assert!(child.is_ended());
+    assert_eq!(child.cancel_reason(), Some(CancelReason::ParentCancelled));
+    let guarded = child.spawn_guarded(async {});
+    assert!(guarded.is_finished());
+    assert!(guarded.await.unwrap_err().is_cancelled());
+}

@@ -105,3 +105,22 @@ async fn an_aborted_queued_task_gives_its_slot_on() {
 fn a_zero_limit_is_rejected_by_the_builder() {
     let _ = Scope::builder().limit(0);
 }
+
+#[tokio::test]
+async fn a_full_queue_refuses_spawns_at_once() {
+    let guard = Scope::builder().limit(1).queue_limit(2).build();
+    let running = guard.spawn(std::future::pending::<()>());
+    let queued: Vec<_> = (0..2)
+        .map(|_| guard.spawn(std::future::pending::<()>()))
+        .collect();
+    let refused = guard.spawn(async { unreachable!("never runs") });
+    assert!(refused.is_finished());
+    assert_eq!(refused.await, Err(TaskError::QueueFull));
+    assert_eq!(guard.live_tasks(), 3);
+    // A slot frees up: the queue has room again.
+    running.abort();
+    let _ = running.await;
+    let accepted = guard.spawn(std::future::pending::<()>());
+    assert!(!accepted.is_finished());
+    drop(queued);
+}

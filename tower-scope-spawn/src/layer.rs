@@ -59,6 +59,7 @@ pub(crate) struct Config {
     pub(crate) parent: Option<Scope>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) max_tasks: Option<usize>,
+    pub(crate) max_queued: Option<usize>,
     pub(crate) naming: Naming,
     pub(crate) until_body_end: bool,
 }
@@ -78,6 +79,10 @@ pub(crate) enum Naming {
 }
 
 impl ScopeSpawnLayer {
+    /// The default bound on a request's waiting tasks under
+    /// [`max_tasks`](ScopeSpawnLayer::max_tasks).
+    pub const DEFAULT_MAX_QUEUED: usize = 1024;
+
     /// A layer with the defaults: scopes named `"{method} {path}"` (such as
     /// `"GET /users/7"`), children of [`Scope::current`] or else of
     /// [`Scope::global`], without timeout or task limit, ending when the
@@ -127,7 +132,12 @@ impl ScopeSpawnLayer {
     }
 
     /// At most `max_tasks` of a request's own tasks run at once; the others
-    /// wait in spawn order (spawning never blocks). See
+    /// wait in spawn order (spawning never blocks), at most
+    /// [`max_queued`](ScopeSpawnLayer::max_queued) of them (default
+    /// [`DEFAULT_MAX_QUEUED`](ScopeSpawnLayer::DEFAULT_MAX_QUEUED)); spawns
+    /// beyond that are refused with
+    /// [`TaskError::QueueFull`](scope_spawn::TaskError::QueueFull), so one
+    /// request cannot exhaust memory. See
     /// [`ScopeBuilder::limit`](scope_spawn::ScopeBuilder::limit).
     ///
     /// # Panics
@@ -140,6 +150,14 @@ impl ScopeSpawnLayer {
             "tower-scope-spawn: max_tasks must be at least 1"
         );
         self.config_mut().max_tasks = Some(max_tasks);
+        self
+    }
+
+    /// How many tasks a request may have waiting under
+    /// [`max_tasks`](ScopeSpawnLayer::max_tasks) before further spawns are
+    /// refused. See [`ScopeBuilder::queue_limit`](scope_spawn::ScopeBuilder::queue_limit).
+    pub fn max_queued(mut self, max_queued: usize) -> Self {
+        self.config_mut().max_queued = Some(max_queued);
         self
     }
 
@@ -207,6 +225,7 @@ impl fmt::Debug for ScopeSpawnLayer {
             .field("parent", &self.config.parent)
             .field("timeout", &self.config.timeout)
             .field("max_tasks", &self.config.max_tasks)
+            .field("max_queued", &self.config.max_queued)
             .field("name", &self.config.naming)
             .field("until_body_end", &self.config.until_body_end)
             .finish()
@@ -219,6 +238,7 @@ impl fmt::Debug for Config {
             .field("parent", &self.parent)
             .field("timeout", &self.timeout)
             .field("max_tasks", &self.max_tasks)
+            .field("max_queued", &self.max_queued)
             .field("name", &self.naming)
             .field("until_body_end", &self.until_body_end)
             .finish()

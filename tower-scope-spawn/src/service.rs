@@ -111,7 +111,11 @@ where
             builder = builder.timeout(timeout);
         }
         if let Some(max_tasks) = config.max_tasks {
-            builder = builder.limit(max_tasks);
+            builder = builder.limit(max_tasks).queue_limit(
+                config
+                    .max_queued
+                    .unwrap_or(ScopeSpawnLayer::DEFAULT_MAX_QUEUED),
+            );
         }
         let guard = builder.build();
 

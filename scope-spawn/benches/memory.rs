@@ -1,0 +1,334 @@
+//! Memory benchmark (case 6 of `BENCHMARKS.md`): heap bytes per live task and
+//! per request scope, against a bare tokio task, measured with a counting
+//! global allocator. Prints a table; asserts nothing.
+//!
+//! ```sh
+//! cargo bench -p scope-spawn --bench memory
+//! SCOPE_SPAWN_BENCH_QUICK=1 cargo bench -p scope-spawn --bench memory   # N = 1k
+//! ```
+//!
+//! Method: on a 2-worker runtime, from a task on a worker, read the
+//! allocator's live bytes (allocated − freed, as requested by `Layout`, so
+//! without malloc's own overhead), create N live things (pending tasks, each
+//! polled once, handles dropped; or request scopes, guards kept), read again,
+//! and divide the delta by N. Each variant runs once to warm up and once to
+//! measure; handles and guards live in vectors allocated before the first
+//! reading.
+
+use std::alloc::System;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use scope_spawn::{Scope, ScopeGuard, scope_spawn};
+use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
+use tokio::runtime::Runtime;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+fn quick() -> bool {
+    std::env::var_os("SCOPE_SPAWN_BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Live heap bytes and live allocations right now.
+fn live() -> (i64, i64) {
+    let s = GLOBAL.stats();
+    (
+        s.bytes_allocated as i64 - s.bytes_deallocated as i64,
+        s.allocations as i64 - s.deallocations as i64,
+    )
+}
+
+/// What N live things cost, per thing.
+#[derive(Clone, Copy)]
+struct Cost {
+    bytes: f64,
+    allocs: f64,
+}
+
+/// Measures the live-heap delta across `make`, divided by `n`.
+fn measure<T>(n: usize, make: impl FnOnce() -> T) -> (T, Cost) {
+    let before = live();
+    let made = make();
+    let after = live();
+    let cost = Cost {
+        bytes: (after.0 - before.0) as f64 / n as f64,
+        allocs: (after.1 - before.1) as f64 / n as f64,
+    };
+    (made, cost)
+}
+
+/// Counts the task bodies that have been polled, so the reading is taken
+/// once every task is pending (not merely queued).
+#[derive(Clone, Default)]
+struct Started(Arc<AtomicUsize>);
+
+impl Started {
+    fn body(&self) -> impl Future<Output = ()> + Send + 'static {
+        let started = self.0.clone();
+        async move {
+            started.fetch_add(1, Ordering::AcqRel);
+            std::future::pending::<()>().await;
+        }
+    }
+
+    async fn all(&self, n: usize) {
+        while self.0.load(Ordering::Acquire) < n {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn on_worker<F>(rt: &Runtime, future: F) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    rt.block_on(async { tokio::spawn(future).await.expect("benchmark task panicked") })
+}
+
+/// Runs `variant` twice (warm-up, then the reading) and returns the reading.
+fn twice<F, Fut>(rt: &Runtime, n: usize, variant: F) -> Cost
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Cost> + Send + 'static,
+{
+    on_worker(rt, variant(n));
+    on_worker(rt, variant(n))
+}
+
+// ----- live pending tasks ------------------------------------------------------
+//
+// Each variant: spawn n pending bodies and detach the handles (a `JoinSet`
+// keeps its own), wait until every body has been polled, read; then cancel
+// and wait for settlement so the next variant starts from an idle runtime.
+
+async fn bare_tokio(n: usize) -> Cost {
+    let started = Started::default();
+    // `AbortHandle`s to stop the tasks afterwards: no heap of their own.
+    let mut handles = Vec::with_capacity(n);
+    let ((), cost) = measure_polled(n, &started, || {
+        for _ in 0..n {
+            handles.push(tokio::spawn(started.body()).abort_handle());
+        }
+    })
+    .await;
+    for handle in &handles {
+        handle.abort();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    cost
+}
+
+async fn scope_spawn_task(n: usize) -> Cost {
+    let (guard, started) = (Scope::new(), Started::default());
+    let ((), cost) = measure_polled(n, &started, || {
+        for _ in 0..n {
+            drop(guard.spawn(started.body()));
+        }
+    })
+    .await;
+    guard.cancel();
+    guard.join().await.unwrap();
+    cost
+}
+
+async fn scope_spawn_macro_named(n: usize) -> Cost {
+    let (guard, started) = (Scope::new(), Started::default());
+    let scope = Scope::clone(&guard);
+    let ((), cost) = measure_polled(n, &started, || {
+        scope.in_scope_sync(|| {
+            for _ in 0..n {
+                drop(scope_spawn!("worker", started.body()));
+            }
+        })
+    })
+    .await;
+    guard.cancel();
+    guard.join().await.unwrap();
+    cost
+}
+
+async fn task_tracker_token(n: usize) -> Cost {
+    let (tracker, token, started) = (
+        TaskTracker::new(),
+        CancellationToken::new(),
+        Started::default(),
+    );
+    let ((), cost) = measure_polled(n, &started, || {
+        for _ in 0..n {
+            drop(tracker.spawn(token.clone().run_until_cancelled_owned(started.body())));
+        }
+    })
+    .await;
+    token.cancel();
+    tracker.close();
+    tracker.wait().await;
+    cost
+}
+
+async fn join_set(n: usize) -> Cost {
+    let (mut set, started) = (JoinSet::new(), Started::default());
+    let ((), cost) = measure_polled(n, &started, || {
+        for _ in 0..n {
+            set.spawn(started.body());
+        }
+    })
+    .await;
+    set.abort_all();
+    while set.join_next().await.is_some() {}
+    cost
+}
+
+async fn scope_spawn_0_1(n: usize) -> Cost {
+    let (scope, started) = (scope_spawn_0_1::scope::Scope::new(), Started::default());
+    let ((), cost) = measure_polled(n, &started, || {
+        for _ in 0..n {
+            drop(scope.spawn(started.body()));
+        }
+    })
+    .await;
+    drop(scope);
+    // Its tasks settle at their next poll; give the workers a moment.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    cost
+}
+
+/// `measure`, with the second reading taken once every body has been polled.
+async fn measure_polled<T>(n: usize, started: &Started, make: impl FnOnce() -> T) -> (T, Cost) {
+    let before = live();
+    let made = make();
+    started.all(n).await;
+    let after = live();
+    let cost = Cost {
+        bytes: (after.0 - before.0) as f64 / n as f64,
+        allocs: (after.1 - before.1) as f64 / n as f64,
+    };
+    (made, cost)
+}
+
+// ----- live request scopes -----------------------------------------------------
+
+/// What the tower layer builds per request: a scope named "{method} {path}"
+/// (an owned `String`), a child of the server root.
+async fn request_scope(n: usize) -> Cost {
+    let root = Scope::builder().name("server").build();
+    let mut guards: Vec<ScopeGuard> = Vec::with_capacity(n);
+    let ((), cost) = measure(n, || {
+        for i in 0..n {
+            let name = format!("GET /users/{}", i % 10);
+            guards.push(Scope::builder().name(name).parent(&root).build());
+        }
+    });
+    drop(guards);
+    root.join().await.unwrap();
+    cost
+}
+
+/// `root.child()`: an unnamed child scope.
+async fn child_scope(n: usize) -> Cost {
+    let root = Scope::new();
+    let mut guards: Vec<ScopeGuard> = Vec::with_capacity(n);
+    let ((), cost) = measure(n, || {
+        for _ in 0..n {
+            guards.push(root.child());
+        }
+    });
+    drop(guards);
+    root.join().await.unwrap();
+    cost
+}
+
+/// The hand-wired request scope: a `child_token()` of the server's token and
+/// a `TaskTracker`.
+async fn token_tracker_pair(n: usize) -> Cost {
+    let root = CancellationToken::new();
+    let mut pairs: Vec<(CancellationToken, TaskTracker)> = Vec::with_capacity(n);
+    let ((), cost) = measure(n, || {
+        for _ in 0..n {
+            pairs.push((root.child_token(), TaskTracker::new()));
+        }
+    });
+    drop(pairs);
+    cost
+}
+
+fn main() {
+    let n = if quick() { 1_000 } else { 10_000 };
+    let rt = runtime();
+
+    let bare = twice(&rt, n, bare_tokio);
+    let tasks: [(&str, Cost); 6] = [
+        ("tokio::spawn (bare task)", bare),
+        ("Scope::spawn", twice(&rt, n, scope_spawn_task)),
+        (
+            "scope_spawn!(\"name\", _) in current scope",
+            twice(&rt, n, scope_spawn_macro_named),
+        ),
+        (
+            "TaskTracker::spawn + token clone",
+            twice(&rt, n, task_tracker_token),
+        ),
+        ("JoinSet::spawn", twice(&rt, n, join_set)),
+        (
+            "scope-spawn 0.1 Scope::spawn",
+            twice(&rt, n, scope_spawn_0_1),
+        ),
+    ];
+    let scopes: [(&str, Cost); 3] = [
+        (
+            "request scope (named child of a root)",
+            twice(&rt, n, request_scope),
+        ),
+        ("Scope::child() (unnamed)", twice(&rt, n, child_scope)),
+        (
+            "child_token() + TaskTracker::new()",
+            twice(&rt, n, token_tracker_pair),
+        ),
+    ];
+
+    println!("memory: N = {n} live at once; heap bytes requested (allocated - freed) / N");
+    println!();
+    println!(
+        "{:<44} {:>12} {:>14} {:>12}",
+        "live task (pending, polled once)", "bytes/task", "over bare", "allocs/task"
+    );
+    for (name, cost) in tasks {
+        println!(
+            "{:<44} {:>12.1} {:>+14.1} {:>12.2}",
+            name,
+            cost.bytes,
+            cost.bytes - bare.bytes,
+            cost.allocs
+        );
+    }
+    println!();
+    println!(
+        "{:<44} {:>12} {:>14} {:>12}",
+        "live scope", "bytes/scope", "", "allocs/scope"
+    );
+    for (name, cost) in scopes {
+        println!(
+            "{:<44} {:>12.1} {:>14} {:>12.2}",
+            name, cost.bytes, "", cost.allocs
+        );
+    }
+    println!();
+    println!(
+        "handle sizes (stack, not counted above): JoinHandle<()> {} B, scope_spawn::TaskHandle<()> {} B",
+        std::mem::size_of::<tokio::task::JoinHandle<()>>(),
+        std::mem::size_of::<scope_spawn::TaskHandle<()>>()
+    );
+}
