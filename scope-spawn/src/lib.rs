@@ -104,6 +104,7 @@ mod run;
 mod scope;
 mod shutdown;
 mod snapshot;
+mod sync;
 mod task;
 
 #[cfg(feature = "axum")]

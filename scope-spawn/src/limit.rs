@@ -6,9 +6,8 @@
 //! order. The slot is handed over under the lock, so no wake-up can be lost.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 
-use tokio::sync::oneshot;
+use crate::sync::{Arc, Mutex, MutexGuard, oneshot};
 
 pub(crate) struct Limiter {
     state: Arc<Mutex<LimiterState>>,
@@ -108,8 +107,84 @@ fn release(state: &Mutex<LimiterState>) {
     state.running -= 1;
 }
 
-fn lock(state: &Mutex<LimiterState>) -> std::sync::MutexGuard<'_, LimiterState> {
+fn lock(state: &Mutex<LimiterState>) -> MutexGuard<'_, LimiterState> {
     state
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The hand-over protocol under every interleaving loom can find: a slot is
+/// never lost or duplicated, whoever gives up or releases concurrently.
+#[cfg(all(test, scope_spawn_loom))]
+mod loom_model {
+    use super::*;
+
+    fn running(limiter: &Limiter) -> usize {
+        lock(&limiter.state).running
+    }
+
+    /// Whether the permit holds a slot, taking a handed-over one.
+    fn holds_slot(permit: &mut Permit) -> bool {
+        if let Slot::Queued(state, rx) = &mut permit.0 {
+            if rx.try_recv().is_err() {
+                return false;
+            }
+            let state = Arc::clone(state);
+            permit.0 = Slot::Held(state);
+        }
+        matches!(permit.0, Slot::Held(_))
+    }
+
+    #[test]
+    fn loom_a_waiter_giving_up_during_a_hand_over_loses_no_slot() {
+        loom::model(|| {
+            let limiter = Limiter::new(1, None);
+            let held = limiter.admit().unwrap();
+            let queued = limiter.admit().unwrap();
+            assert!(queued.is_queued());
+            let release = loom::thread::spawn(move || drop(held));
+            let give_up = loom::thread::spawn(move || drop(queued));
+            release.join().unwrap();
+            give_up.join().unwrap();
+            assert_eq!(running(&limiter), 0, "the slot came back");
+            assert!(!limiter.admit().unwrap().is_queued());
+        });
+    }
+
+    #[test]
+    fn loom_a_release_hands_the_slot_to_the_next_live_waiter() {
+        loom::model(|| {
+            let limiter = Limiter::new(1, None);
+            let held = limiter.admit().unwrap();
+            let first = limiter.admit().unwrap();
+            let mut second = limiter.admit().unwrap();
+            let release = loom::thread::spawn(move || drop(held));
+            let give_up = loom::thread::spawn(move || drop(first));
+            release.join().unwrap();
+            give_up.join().unwrap();
+            // Exactly one slot is in use, and it is the second waiter's.
+            assert_eq!(running(&limiter), 1);
+            assert!(holds_slot(&mut second));
+            drop(second);
+            assert_eq!(running(&limiter), 0);
+        });
+    }
+
+    #[test]
+    fn loom_concurrent_admits_never_exceed_the_limit() {
+        loom::model(|| {
+            let limiter = Arc::new(Limiter::new(1, None));
+            let other = Arc::clone(&limiter);
+            let spawned = loom::thread::spawn(move || other.admit().unwrap());
+            let mine = limiter.admit().unwrap();
+            let theirs = spawned.join().unwrap();
+            assert!(
+                mine.is_queued() != theirs.is_queued(),
+                "exactly one runs, one waits"
+            );
+            drop(mine);
+            drop(theirs);
+            assert_eq!(running(&limiter), 0);
+        });
+    }
 }
