@@ -141,6 +141,9 @@ pub(crate) struct Admission {
     pub(crate) record: Arc<TaskRecord>,
     permit: Permit,
     hooks: Option<Hooks>,
+    /// How the task ended, published to the record when the task has left the
+    /// books (see `Drop`); `ABORTED` if it never settled.
+    outcome: u8,
     _token: TaskTrackerToken,
     _hold: Arc<Hold>,
 }
@@ -182,6 +185,7 @@ impl Scope {
             record,
             permit,
             hooks: None,
+            outcome: ABORTED,
             _token: self.inner.tracker.token(),
             _hold: hold,
         })
@@ -234,7 +238,7 @@ impl Admission {
             (Err(TaskError::TimedOut), _) => (TIMED_OUT, None),
             (Err(TaskError::Aborted | TaskError::QueueFull), _) => (ABORTED, None),
         };
-        self.record.state.store(state, Ordering::Release);
+        self.outcome = state;
         if let Some(kind) = kind {
             self.scope.report_failure(TaskFailure {
                 id: self.record.id,
@@ -250,19 +254,16 @@ impl Admission {
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        // Still queued or running here: the task was dropped without settling.
-        let _ = self
-            .record
-            .state
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
-                (s <= RUNNING).then_some(ABORTED)
-            });
         if let Some(hooks) = self.hooks.take() {
+            // Dropped without settling: aborted, or refused by a full runtime.
             hooks(false);
         }
         let inner = &self.scope.inner;
         inner.lock_state().tasks.remove(&self.record.id);
         inner.live.fetch_sub(1, Ordering::AcqRel);
+        // Published last: once a record reads as settled, the task's hooks have
+        // run and it is off the books, which is what `shutdown` waits for.
+        self.record.state.store(self.outcome, Ordering::Release);
         crate::shutdown::task_settled();
     }
 }
