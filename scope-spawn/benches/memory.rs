@@ -3,8 +3,8 @@
 //! global allocator. Prints a table; asserts nothing.
 //!
 //! ```sh
-//! cargo bench -p scope-spawn --bench memory
-//! SCOPE_SPAWN_BENCH_QUICK=1 cargo bench -p scope-spawn --bench memory   # N = 1k
+//! cargo bench -p scope-spawn@0.2.0 --bench memory
+//! SCOPE_SPAWN_BENCH_QUICK=1 cargo bench -p scope-spawn@0.2.0 --bench memory   # N = 1k
 //! ```
 //!
 //! Method: on a 2-worker runtime, from a task on a worker, read the
@@ -330,5 +330,13 @@ fn main() {
         "handle sizes (stack, not counted above): JoinHandle<()> {} B, scope_spawn::TaskHandle<()> {} B",
         std::mem::size_of::<tokio::task::JoinHandle<()>>(),
         std::mem::size_of::<scope_spawn::TaskHandle<()>>()
+    );
+    println!(
+        "sizes of parts a task's future may hold inline (tokio rounds a task cell up to a multiple of 128 B on x86_64/aarch64): \
+         tokio::time::Sleep {} B, tokio_util WaitForCancellationFuture {} B, tracing::Span {} B, Scope {} B",
+        std::mem::size_of::<tokio::time::Sleep>(),
+        std::mem::size_of::<tokio_util::sync::WaitForCancellationFuture<'static>>(),
+        std::mem::size_of::<tracing::Span>(),
+        std::mem::size_of::<Scope>(),
     );
 }

@@ -3,8 +3,8 @@
 //! all measured in the same run.
 //!
 //! ```sh
-//! cargo bench -p scope-spawn --bench runtime                      # full run
-//! SCOPE_SPAWN_BENCH_QUICK=1 cargo bench -p scope-spawn --bench runtime  # smoke test
+//! cargo bench -p scope-spawn@0.2.0 --bench runtime                      # full run
+//! SCOPE_SPAWN_BENCH_QUICK=1 cargo bench -p scope-spawn@0.2.0 --bench runtime  # smoke test
 //! ```
 //!
 //! Every async case runs on a 2-worker multi-thread runtime, from inside a task
