@@ -8,7 +8,7 @@ use tokio::task::{AbortHandle, JoinSet};
 pub use crate::Policy;
 pub use crate::handler::{HandlerOptions, HandlerRun, HandlerScope};
 pub use crate::task::TaskOptions;
-use crate::task::panic_message;
+use crate::task::{Prepared, panic_message};
 use crate::{Scope, ScopeGuard, TaskError, TaskHandle};
 
 /// The target of the one-argument forms: [`Scope::current`], or
@@ -113,8 +113,9 @@ impl<T: Send + 'static> SpawnTarget<T> for Current {
 }
 
 /// A `JoinSet` target: the task joins the set *and* stays governed by the
-/// current scope. When that scope cancels it, the set sees it as cancelled
-/// (`JoinError::is_cancelled`); a panic reaches the set as a panic.
+/// current scope. When that scope is cancelled, the task is aborted, which the
+/// set sees as a cancelled task (`JoinError::is_cancelled`); a panic reaches the
+/// set as a panic.
 impl<T: Send + 'static> SpawnTarget<T> for &mut JoinSet<T> {
     type Output = AbortHandle;
 
@@ -123,9 +124,7 @@ impl<T: Send + 'static> SpawnTarget<T> for &mut JoinSet<T> {
     where
         F: Future<Output = T> + Send + 'static,
     {
-        let prepared = current_or_global()
-            .prepare(&options, future, None, |_| None)
-            .map(|(_, task)| task);
+        let prepared = current_or_global().prepare(&options, future, None, |_| None);
         spawn_into_set(self, prepared)
     }
 
@@ -139,14 +138,23 @@ impl<T: Send + 'static> SpawnTarget<T> for &mut JoinSet<T> {
     }
 }
 
-fn spawn_into_set<T, Fut>(set: &mut JoinSet<T>, prepared: Result<Fut, TaskError>) -> AbortHandle
+fn spawn_into_set<T, Fut>(
+    set: &mut JoinSet<T>,
+    prepared: Result<Prepared<Fut>, TaskError>,
+) -> AbortHandle
 where
     T: Send + 'static,
     Fut: Future<Output = Result<T, TaskError>> + Send + 'static,
 {
+    let (task, attach) = match prepared {
+        Ok(Prepared { future, attach }) => (Ok(future), Some(attach)),
+        Err(err) => (Err(err), None),
+    };
+    // Outcomes the set's element type cannot carry (refused, timed out) end
+    // the task as cancelled: it aborts itself, with its own handle.
     let (handle_tx, handle_rx) = oneshot::channel::<AbortHandle>();
     let handle = set.spawn(async move {
-        let out = match prepared {
+        let out = match task {
             Ok(task) => task.await,
             Err(err) => Err(err),
         };
@@ -155,8 +163,6 @@ where
             // Re-raise without the panic hook: it already printed once.
             Err(TaskError::Panicked(message)) => std::panic::resume_unwind(Box::new(message)),
             Err(_) => {
-                // Cancelled, timed out or refused: end as a cancelled task, which
-                // is what the set's element type allows.
                 if let Ok(me) = handle_rx.await {
                     me.abort();
                 }
@@ -164,6 +170,9 @@ where
             }
         }
     });
+    if let Some(attach) = attach {
+        attach.attach(handle.clone());
+    }
     let _ = handle_tx.send(handle.clone());
     handle
 }

@@ -6,6 +6,9 @@
 //! order. The slot is handed over under the lock, so no wake-up can be lost.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use crate::sync::{Arc, Mutex, MutexGuard, oneshot};
 
@@ -71,13 +74,15 @@ impl Permit {
 
     /// Waits for the slot. Cancel safe: a slot handed over to a task that no
     /// longer waits is passed on when the permit is dropped.
-    pub(crate) async fn acquire(&mut self) {
+    pub(crate) fn poll_acquire(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if let Slot::Queued(state, rx) = &mut self.0 {
             // The sender is only ever dropped by `release` after a failed send to
             // a closed receiver, which this one is not: `Ok` is the only outcome.
-            let _ = rx.await;
-            self.0 = Slot::Held(Arc::clone(state));
+            let _ = std::task::ready!(Pin::new(rx).poll(cx));
+            let state = Arc::clone(state);
+            self.0 = Slot::Held(state);
         }
+        Poll::Ready(())
     }
 }
 

@@ -93,9 +93,12 @@ pub(crate) struct ScopeInner {
     pub(crate) id: ScopeId,
     pub(crate) name: Name,
     pub(crate) parent: Option<Scope>,
-    pub(crate) token: CancellationToken,
-    /// Cancelled at a shutdown deadline: stops guarded tasks. Created on demand.
-    hard: OnceLock<CancellationToken>,
+    /// Set once the scope or an ancestor is cancelled. Cancellation aborts the
+    /// scope's tasks (like `JoinSet::abort_all`), so tasks need no waiter.
+    pub(crate) cancelled: AtomicBool,
+    /// For `token()` and `cancelled()`: created on demand, cancelled with the
+    /// scope, a child of the parent's.
+    token: OnceLock<CancellationToken>,
     reason: OnceLock<CancelReason>,
     pub(crate) deadline: Option<Instant>,
     /// This scope's own deadline, when it needs a timer of its own (it is
@@ -112,6 +115,8 @@ pub(crate) struct ScopeInner {
     pub(crate) state: Mutex<State>,
     pub(crate) live: AtomicUsize,
     shutting_down: AtomicBool,
+    /// A shutdown's deadline has passed: tasks attached from now on are aborted.
+    pub(crate) aborting: AtomicBool,
 }
 
 #[derive(Default)]
@@ -201,10 +206,6 @@ impl Scope {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let token = match &parent {
-            Some(p) => p.inner.token.child_token(),
-            None => CancellationToken::new(),
-        };
         let id = ScopeId::next();
         // A child of an ended scope is born ended: it refuses every spawn.
         let parent_hold = parent.as_ref().map(|p| p.inner.hold.upgrade());
@@ -224,8 +225,8 @@ impl Scope {
             id,
             name,
             parent,
-            token,
-            hard: OnceLock::new(),
+            cancelled: AtomicBool::new(false),
+            token: OnceLock::new(),
             reason: OnceLock::new(),
             deadline,
             // Only the earliest deadline needs a timer: a parent's own timer
@@ -243,6 +244,7 @@ impl Scope {
             }),
             live: AtomicUsize::new(0),
             shutting_down: AtomicBool::new(false),
+            aborting: AtomicBool::new(false),
         });
         if let Some(parent) = inner.parent.as_ref().filter(|_| !born_ended) {
             parent
@@ -250,6 +252,13 @@ impl Scope {
                 .lock_state()
                 .children
                 .insert(id, Arc::downgrade(&inner));
+        }
+        // Read after registering: a concurrent cancellation of the parent either
+        // finds this child in its walk or is seen here.
+        if let Some(parent) = &inner.parent {
+            if parent.inner.cancelled.load(Ordering::SeqCst) {
+                inner.cancelled.store(true, Ordering::SeqCst);
+            }
         }
         let scope = Scope { inner };
         ScopeGuard {
@@ -283,7 +292,7 @@ impl Scope {
             return;
         }
         let weak = Arc::downgrade(&self.inner);
-        let token = self.inner.token.clone();
+        let token = self.cancellation_token().clone();
         runtime.spawn(async move {
             tokio::select! {
                 _ = token.cancelled() => {}
@@ -370,17 +379,81 @@ impl Scope {
     /// Cancels the scope with a reason. The first reason wins: if the scope is
     /// already cancelled, this does nothing.
     pub fn cancel_with(&self, reason: CancelReason) {
-        if self.inner.token.is_cancelled() {
+        // The reason is the arbiter: whoever records the first one walks the
+        // tree; an ancestor's walk records `ParentCancelled` on its way down.
+        if self.inner.cancelled.load(Ordering::SeqCst) || self.inner.reason.set(reason).is_err() {
             return;
         }
-        let _ = self.inner.reason.set(reason);
-        self.inner.token.cancel();
+        self.cancel_tree();
+    }
+
+    /// Marks this scope and every scope below it cancelled and aborts their
+    /// tasks, guarded ones excepted. The whole subtree is marked (reason, then
+    /// flag) before any token is cancelled or task aborted, so whoever observes
+    /// the cancellation reads the right reason.
+    fn cancel_tree(&self) {
+        let mut marked = Vec::new();
+        let mut stack = vec![self.clone()];
+        while let Some(scope) = stack.pop() {
+            scope.inner.cancelled.store(true, Ordering::SeqCst);
+            let children: Vec<_> = scope
+                .inner
+                .lock_state()
+                .children
+                .values()
+                .filter_map(Weak::upgrade)
+                .collect();
+            // A child with a reason of its own was cancelled first and walks
+            // its own subtree.
+            stack.extend(
+                children
+                    .into_iter()
+                    .filter(|child| child.reason.set(CancelReason::ParentCancelled).is_ok())
+                    .map(|inner| Scope { inner }),
+            );
+            marked.push(scope);
+        }
+        // Pairs with the fence in `Scope::attach`: either this sees a task's
+        // abort handle, or the task sees the flag.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        for scope in marked {
+            if let Some(token) = scope.inner.token.get() {
+                token.cancel();
+            }
+            let tasks: Vec<_> = scope
+                .inner
+                .lock_state()
+                .tasks
+                .values()
+                .filter(|record| !record.guarded)
+                .cloned()
+                .collect();
+            for record in tasks {
+                record.abort();
+            }
+        }
+    }
+
+    /// Aborts every task of this scope and of the scopes below it, guarded ones
+    /// included: the end of a shutdown's deadline.
+    pub(crate) fn abort_tree(&self) {
+        let mut stack = vec![self.clone()];
+        while let Some(scope) = stack.pop() {
+            let inner = &scope.inner;
+            inner.aborting.store(true, Ordering::SeqCst);
+            std::sync::atomic::fence(Ordering::SeqCst);
+            let tasks: Vec<_> = inner.lock_state().tasks.values().cloned().collect();
+            for record in tasks {
+                record.abort();
+            }
+            stack.extend(scope.children());
+        }
     }
 
     /// Whether the scope (or one of its ancestors) has been cancelled.
     pub fn is_cancelled(&self) -> bool {
         self.check_deadlines();
-        self.inner.token.is_cancelled()
+        self.inner.cancelled.load(Ordering::SeqCst)
     }
 
     /// Waits until the scope is cancelled.
@@ -390,7 +463,7 @@ impl Scope {
     /// This method is cancel safe.
     pub fn cancelled(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
         self.arm_deadlines();
-        self.inner.token.clone().cancelled_owned()
+        self.cancellation_token().clone().cancelled_owned()
     }
 
     /// Why the scope was cancelled, or `None` if it has not been.
@@ -399,8 +472,8 @@ impl Scope {
         if let Some(reason) = self.inner.reason.get() {
             return Some(reason.clone());
         }
-        if self.inner.token.is_cancelled() {
-            // Cancelled without a reason of its own: through the token tree.
+        if self.inner.cancelled.load(Ordering::SeqCst) {
+            // Cancelled without a reason of its own: by an ancestor.
             return Some(
                 self.inner
                     .reason
@@ -423,14 +496,22 @@ impl Scope {
     /// child token); use [`Scope::cancel`].
     pub fn token(&self) -> CancellationToken {
         self.arm_deadlines();
-        self.inner.token.child_token()
+        self.cancellation_token().child_token()
     }
 
-    pub(crate) fn hard_token(&self) -> &CancellationToken {
-        self.inner.hard.get_or_init(|| match &self.inner.parent {
-            Some(parent) => parent.hard_token().child_token(),
+    /// The scope's own token, created on first use as a child of the parent's.
+    fn cancellation_token(&self) -> &CancellationToken {
+        let token = self.inner.token.get_or_init(|| match &self.inner.parent {
+            Some(parent) => parent.cancellation_token().child_token(),
             None => CancellationToken::new(),
-        })
+        });
+        // Pairs with the fence in `cancel_tree`: a token created while the
+        // scope is being cancelled is cancelled by one side or the other.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.inner.cancelled.load(Ordering::SeqCst) {
+            token.cancel();
+        }
+        token
     }
 
     pub(crate) fn is_shutting_down(&self) -> bool {
@@ -588,7 +669,7 @@ impl fmt::Debug for Scope {
             .field("name", &self.inner.name)
             .field("live_tasks", &self.inner.live.load(Ordering::Relaxed))
             .field("cancel_reason", &self.inner.reason.get())
-            .field("cancelled", &self.inner.token.is_cancelled())
+            .field("cancelled", &self.inner.cancelled.load(Ordering::Relaxed))
             .finish()
     }
 }
@@ -713,7 +794,7 @@ impl ScopeGuard {
         let stop_at = started.checked_add(deadline);
         let settled = crate::shutdown::wait_settled(&records, |_| true, stop_at).await;
         if !settled {
-            self.scope.hard_token().cancel();
+            self.scope.abort_tree();
             // Aborted tasks stop at their next poll; blocking closures cannot.
             let grace = Instant::now().checked_add(ABORT_GRACE);
             crate::shutdown::wait_settled(&records, |r| !r.blocking, grace).await;

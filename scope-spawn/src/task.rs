@@ -6,14 +6,14 @@ use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
-use tokio::task::JoinHandle;
-use tokio::time::Instant;
+use tokio::task::{AbortHandle, JoinHandle};
+use tokio::time::{Instant, Sleep};
 use tokio_util::task::task_tracker::TaskTrackerToken;
 use tracing::Instrument;
 
@@ -111,6 +111,8 @@ pub(crate) const PANICKED: u8 = 4;
 pub(crate) const ABORTED: u8 = 5;
 pub(crate) const TIMED_OUT: u8 = 6;
 pub(crate) const FAILED: u8 = 7;
+/// Not settled yet (an `Admission`'s outcome before it settles).
+const UNSETTLED: u8 = u8::MAX;
 
 /// What a scope knows of one of its live tasks.
 pub(crate) struct TaskRecord {
@@ -120,6 +122,8 @@ pub(crate) struct TaskRecord {
     pub(crate) guarded: bool,
     pub(crate) blocking: bool,
     pub(crate) state: AtomicU8,
+    /// How cancellation stops the task, set right after it is spawned.
+    abort: OnceLock<AbortHandle>,
 }
 
 impl TaskRecord {
@@ -130,19 +134,26 @@ impl TaskRecord {
     pub(crate) fn is_settled(&self) -> bool {
         self.state() > RUNNING
     }
+
+    pub(crate) fn abort(&self) {
+        if let Some(handle) = self.abort.get() {
+            handle.abort();
+        }
+    }
 }
 
 type Hooks = Box<dyn FnOnce(bool) + Send + 'static>;
 
 /// A task's membership of its scope, from spawn to settlement. Dropping it (the
-/// task finished, was aborted, or never started) takes the task off the books.
+/// task finished, was aborted or cancelled, or never started) takes the task
+/// off the books.
 pub(crate) struct Admission {
     pub(crate) scope: Scope,
     pub(crate) record: Arc<TaskRecord>,
     permit: Permit,
     hooks: Option<Hooks>,
-    /// How the task ended, published to the record when the task has left the
-    /// books (see `Drop`); `ABORTED` if it never settled.
+    /// How the task ended, published to the record once the task has left the
+    /// books (see `Drop`).
     outcome: u8,
     _token: TaskTrackerToken,
     _hold: Arc<Hold>,
@@ -154,7 +165,7 @@ impl Scope {
         let refused = if opts.guarded {
             self.is_shutting_down()
         } else {
-            self.inner.token.is_cancelled()
+            self.inner.cancelled.load(Ordering::SeqCst)
         };
         if refused {
             return Err(self.cancelled_error());
@@ -174,6 +185,7 @@ impl Scope {
             guarded: opts.guarded,
             blocking,
             state: AtomicU8::new(if permit.is_queued() { QUEUED } else { RUNNING }),
+            abort: OnceLock::new(),
         });
         self.inner
             .lock_state()
@@ -185,10 +197,25 @@ impl Scope {
             record,
             permit,
             hooks: None,
-            outcome: ABORTED,
+            outcome: UNSETTLED,
             _token: self.inner.tracker.token(),
             _hold: hold,
         })
+    }
+
+    /// Gives a spawned task's abort handle to its record, so that cancellation
+    /// (or a shutdown deadline) can stop it; stops it at once if that already
+    /// happened.
+    pub(crate) fn attach(&self, record: &TaskRecord, handle: AbortHandle) {
+        let _ = record.abort.set(handle);
+        // Pairs with the fence in `cancel_tree` / `abort_tree`.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let inner = &self.inner;
+        if inner.aborting.load(Ordering::SeqCst)
+            || (!record.guarded && inner.cancelled.load(Ordering::SeqCst))
+        {
+            record.abort();
+        }
     }
 }
 
@@ -209,21 +236,14 @@ impl Admission {
         }
     }
 
-    /// Waits for a slot of the scope's limit, unless the task is stopped first.
-    async fn acquire(&mut self) -> Result<(), TaskError> {
-        if !self.permit.is_queued() {
-            return Ok(());
+    /// Waits for a slot of the scope's limit. (A cancelled scope aborts the
+    /// waiting task.)
+    fn poll_acquire(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.permit.is_queued() {
+            std::task::ready!(self.permit.poll_acquire(cx));
+            self.record.state.store(RUNNING, Ordering::Release);
         }
-        let scope = self.scope.clone();
-        let guarded = self.record.guarded;
-        tokio::select! {
-            biased;
-            err = stopped(&scope, guarded) => Err(err),
-            () = self.permit.acquire() => {
-                self.record.state.store(RUNNING, Ordering::Release);
-                Ok(())
-            }
-        }
+        Poll::Ready(())
     }
 
     /// Records how the task ended, reports a failure, runs the hooks.
@@ -254,9 +274,16 @@ impl Admission {
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        if let Some(hooks) = self.hooks.take() {
-            // Dropped without settling: aborted, or refused by a full runtime.
-            hooks(false);
+        if self.outcome == UNSETTLED {
+            // Dropped without settling: stopped by its scope's cancellation, or
+            // aborted (by its handle, or at a shutdown deadline).
+            let cancelled = !self.record.guarded
+                && !self.scope.inner.aborting.load(Ordering::SeqCst)
+                && self.scope.inner.cancelled.load(Ordering::SeqCst);
+            self.outcome = if cancelled { CANCELLED } else { ABORTED };
+            if let Some(hooks) = self.hooks.take() {
+                hooks(false);
+            }
         }
         let inner = &self.scope.inner;
         inner.lock_state().tasks.remove(&self.record.id);
@@ -268,51 +295,49 @@ impl Drop for Admission {
     }
 }
 
-/// Resolves when a task must stop: at scope cancellation, or for a guarded task,
-/// at the shutdown deadline.
-async fn stopped(scope: &Scope, guarded: bool) -> TaskError {
-    if guarded {
-        scope.hard_token().cancelled().await;
-        TaskError::Aborted
-    } else {
-        scope.inner.token.cancelled().await;
-        scope.cancelled_error()
+pin_project! {
+    /// The future every async task runs: waits for a slot of the limit, then
+    /// runs the user's future, catching a panic and bounded by its timeout, and
+    /// settles. Cancellation needs no branch here: it aborts the task.
+    struct TaskFuture<F: Future> {
+        #[pin]
+        future: CatchUnwind<F>,
+        sleep: Option<Pin<Box<Sleep>>>,
+        admission: Option<Admission>,
+        classify: fn(&F::Output) -> Option<String>,
     }
 }
 
-async fn sleep_opt(timeout: Option<Duration>) {
-    match timeout.and_then(|t| Instant::now().checked_add(t)) {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
+impl<F: Future> Future for TaskFuture<F> {
+    type Output = Result<F::Output, TaskError>;
 
-/// The body every async task runs: wait for a slot, then race the future
-/// against cancellation and its timeout, catching a panic, and settle.
-async fn run_task<F: Future>(
-    mut admission: Admission,
-    timeout: Option<Duration>,
-    future: F,
-    classify: fn(&F::Output) -> Option<String>,
-) -> Result<F::Output, TaskError> {
-    let scope = admission.scope.clone();
-    let guarded = admission.record.guarded;
-    let out = match admission.acquire().await {
-        Err(err) => Err(err),
-        Ok(()) => {
-            tokio::select! {
-                biased;
-                err = stopped(&scope, guarded) => Err(err),
-                () = sleep_opt(timeout) => Err(TaskError::TimedOut),
-                res = CatchUnwind::new(future) => {
-                    res.map_err(|payload| TaskError::Panicked(panic_message(&*payload)))
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let admission = this
+            .admission
+            .as_mut()
+            .expect("scope-spawn: task polled after completion");
+        std::task::ready!(admission.poll_acquire(cx));
+        let out = match this.future.poll(cx) {
+            Poll::Ready(Ok(out)) => Ok(out),
+            Poll::Ready(Err(payload)) => Err(TaskError::Panicked(panic_message(&*payload))),
+            Poll::Pending => {
+                let timed_out = this
+                    .sleep
+                    .as_mut()
+                    .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
+                if !timed_out {
+                    return Poll::Pending;
                 }
+                Err(TaskError::TimedOut)
             }
+        };
+        let failure = out.as_ref().ok().and_then(*this.classify);
+        if let Some(admission) = this.admission.take() {
+            admission.settle(&out, failure);
         }
-    };
-    let failure = out.as_ref().ok().and_then(classify);
-    admission.settle(&out, failure);
-    out
+        Poll::Ready(out)
+    }
 }
 
 fn no_failure<T>(_: &T) -> Option<String> {
@@ -321,6 +346,36 @@ fn no_failure<T>(_: &T) -> Option<String> {
 
 fn result_failure<T, E: fmt::Display>(out: &Result<T, E>) -> Option<String> {
     out.as_ref().err().map(ToString::to_string)
+}
+
+/// A task admitted to its scope and wrapped, ready to spawn.
+pub(crate) struct Prepared<Fut> {
+    pub(crate) future: Fut,
+    pub(crate) attach: Attach,
+}
+
+/// What is left to do once a prepared task is spawned: give its abort handle
+/// to its record.
+pub(crate) struct Attach {
+    record: Arc<TaskRecord>,
+    scope: Scope,
+}
+
+impl Attach {
+    pub(crate) fn attach(&self, handle: AbortHandle) {
+        self.scope.attach(&self.record, handle);
+    }
+
+    fn handle<T>(self, join: JoinHandle<Result<T, TaskError>>) -> TaskHandle<T> {
+        self.attach(join.abort_handle());
+        TaskHandle {
+            inner: HandleInner::Spawned {
+                join,
+                record: self.record,
+                scope: self.scope,
+            },
+        }
+    }
 }
 
 impl Scope {
@@ -445,18 +500,15 @@ impl Scope {
         F::Output: Send + 'static,
     {
         match self.prepare(&options, future, hooks, classify) {
-            Ok((id, task)) => TaskHandle {
-                inner: HandleInner::Spawned(spawn_on_runtime(options.name.as_deref(), task)),
-                id,
-                name: options.name,
-            },
+            Ok(Prepared { future, attach }) => {
+                attach.handle(spawn_on_runtime(options.name.as_deref(), future))
+            }
             Err(err) => TaskHandle::refused(err, options.name),
         }
     }
 
     /// Admits a task and wraps its future: the scope's task-local, its span, the
-    /// limit, cancellation, timeout, panic catching and settlement. The result
-    /// is ready for `tokio::spawn` (or `JoinSet::spawn`).
+    /// limit, timeout, panic catching and settlement.
     pub(crate) fn prepare<F>(
         &self,
         options: &TaskOptions,
@@ -464,10 +516,7 @@ impl Scope {
         hooks: Option<Hooks>,
         classify: fn(&F::Output) -> Option<String>,
     ) -> Result<
-        (
-            TaskId,
-            impl Future<Output = Result<F::Output, TaskError>> + Send + 'static,
-        ),
+        Prepared<impl Future<Output = Result<F::Output, TaskError>> + Send + 'static>,
         TaskError,
     >
     where
@@ -484,15 +533,25 @@ impl Scope {
             }
         };
         admission.hooks = hooks;
-        let id = admission.record.id;
+        let record = Arc::clone(&admission.record);
         let span = admission.span();
-        let task = CURRENT
-            .scope(
-                self.clone(),
-                run_task(admission, options.timeout, future, classify),
-            )
-            .instrument(span);
-        Ok((id, task))
+        let sleep = options
+            .timeout
+            .and_then(|t| Instant::now().checked_add(t))
+            .map(|at| Box::pin(tokio::time::sleep_until(at)));
+        let task = TaskFuture {
+            future: CatchUnwind::new(future),
+            sleep,
+            admission: Some(admission),
+            classify,
+        };
+        Ok(Prepared {
+            future: CURRENT.scope(self.clone(), task).instrument(span),
+            attach: Attach {
+                record,
+                scope: self.clone(),
+            },
+        })
     }
 
     #[track_caller]
@@ -505,19 +564,18 @@ impl Scope {
             Ok(admission) => admission,
             Err(err) => return TaskHandle::refused(err, options.name),
         };
-        let id = admission.record.id;
         let span = admission.span();
         let context = options.context;
+        let attach = Attach {
+            record: Arc::clone(&admission.record),
+            scope: self.clone(),
+        };
         let join = if admission.permit.is_queued() {
             tokio::spawn(blocking_task(admission, context, f).instrument(span))
         } else {
             tokio::task::spawn_blocking(move || run_blocking(admission, span, context, f))
         };
-        TaskHandle {
-            inner: HandleInner::Spawned(join),
-            id,
-            name: options.name,
-        }
+        attach.handle(join)
     }
 
     /// Admits a blocking closure and returns the async task that waits for a
@@ -526,14 +584,21 @@ impl Scope {
         &self,
         options: &TaskOptions,
         f: F,
-    ) -> Result<impl Future<Output = Result<T, TaskError>> + Send + 'static, TaskError>
+    ) -> Result<Prepared<impl Future<Output = Result<T, TaskError>> + Send + 'static>, TaskError>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
         let admission = self.admit(options, true)?;
         let span = admission.span();
-        Ok(blocking_task(admission, options.context, f).instrument(span))
+        let record = Arc::clone(&admission.record);
+        Ok(Prepared {
+            future: blocking_task(admission, options.context, f).instrument(span),
+            attach: Attach {
+                record,
+                scope: self.clone(),
+            },
+        })
     }
 }
 
@@ -542,10 +607,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    if let Err(err) = admission.acquire().await {
-        admission.settle::<T>(&Err(err.clone()), None);
-        return Err(err);
-    }
+    std::future::poll_fn(|cx| admission.poll_acquire(cx)).await;
     let span = tracing::Span::current();
     match tokio::task::spawn_blocking(move || run_blocking(admission, span, context, f)).await {
         Ok(out) => out,
@@ -687,8 +749,16 @@ impl TaskBuilder<'_> {
 }
 
 enum HandleInner<T> {
-    Spawned(JoinHandle<Result<T, TaskError>>),
-    Refused(Option<TaskError>),
+    Spawned {
+        join: JoinHandle<Result<T, TaskError>>,
+        record: Arc<TaskRecord>,
+        scope: Scope,
+    },
+    Refused {
+        err: Option<TaskError>,
+        id: TaskId,
+        name: Option<Name>,
+    },
 }
 
 /// A handle to a task spawned through a scope; awaiting it yields the task's
@@ -703,16 +773,16 @@ enum HandleInner<T> {
 #[must_use = "dropping a TaskHandle detaches it; the task goes on under its scope"]
 pub struct TaskHandle<T> {
     inner: HandleInner<T>,
-    id: TaskId,
-    name: Option<Name>,
 }
 
 impl<T> TaskHandle<T> {
     fn refused(err: TaskError, name: Option<Name>) -> Self {
         TaskHandle {
-            inner: HandleInner::Refused(Some(err)),
-            id: TaskId::next(),
-            name,
+            inner: HandleInner::Refused {
+                err: Some(err),
+                id: TaskId::next(),
+                name,
+            },
         }
     }
 
@@ -720,26 +790,32 @@ impl<T> TaskHandle<T> {
     /// resolves to [`TaskError::Aborted`]. A blocking closure is only stopped if
     /// it has not started.
     pub fn abort(&self) {
-        if let HandleInner::Spawned(join) = &self.inner {
+        if let HandleInner::Spawned { join, .. } = &self.inner {
             join.abort();
         }
     }
 
     /// The task's id.
     pub fn id(&self) -> TaskId {
-        self.id
+        match &self.inner {
+            HandleInner::Spawned { record, .. } => record.id,
+            HandleInner::Refused { id, .. } => *id,
+        }
     }
 
     /// The task's name, if it has one.
     pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+        match &self.inner {
+            HandleInner::Spawned { record, .. } => record.name.as_deref(),
+            HandleInner::Refused { name, .. } => name.as_deref(),
+        }
     }
 
     /// Whether the task has finished.
     pub fn is_finished(&self) -> bool {
         match &self.inner {
-            HandleInner::Spawned(join) => join.is_finished(),
-            HandleInner::Refused(_) => true,
+            HandleInner::Spawned { join, .. } => join.is_finished(),
+            HandleInner::Refused { .. } => true,
         }
     }
 }
@@ -749,7 +825,11 @@ impl<T> Future for TaskHandle<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.get_mut().inner {
-            HandleInner::Spawned(join) => match Pin::new(join).poll(cx) {
+            HandleInner::Spawned {
+                join,
+                record,
+                scope,
+            } => match Pin::new(join).poll(cx) {
                 Poll::Pending => Poll::Pending,
                 Poll::Ready(Ok(out)) => Poll::Ready(out),
                 Poll::Ready(Err(err)) if err.is_panic() => {
@@ -757,9 +837,13 @@ impl<T> Future for TaskHandle<T> {
                     // is caught inside the task.
                     Poll::Ready(Err(TaskError::Panicked(panic_message(&*err.into_panic()))))
                 }
+                // Stopped from outside; the record says whether by its scope.
+                Poll::Ready(Err(_)) if record.state() == CANCELLED => {
+                    Poll::Ready(Err(scope.cancelled_error()))
+                }
                 Poll::Ready(Err(_)) => Poll::Ready(Err(TaskError::Aborted)),
             },
-            HandleInner::Refused(err) => Poll::Ready(Err(err
+            HandleInner::Refused { err, .. } => Poll::Ready(Err(err
                 .take()
                 .expect("scope-spawn: TaskHandle polled after completion"))),
         }
@@ -769,8 +853,8 @@ impl<T> Future for TaskHandle<T> {
 impl<T> fmt::Debug for TaskHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskHandle")
-            .field("id", &self.id)
-            .field("name", &self.name)
+            .field("id", &self.id())
+            .field("name", &self.name())
             .field("finished", &self.is_finished())
             .finish()
     }

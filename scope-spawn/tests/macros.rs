@@ -251,7 +251,9 @@ mod scoped {
     use tower::ServiceExt;
 
     type Reports = mpsc::UnboundedSender<Result<(), TaskError>>;
+    // One channel per test: the tests run in parallel.
     static REPORTS: Mutex<Option<Reports>> = Mutex::new(None);
+    static QUICK_REPORTS: Mutex<Option<Reports>> = Mutex::new(None);
     static STARTED: Mutex<Option<oneshot::Sender<String>>> = Mutex::new(None);
 
     #[scoped]
@@ -286,7 +288,7 @@ mod scoped {
     #[scoped(name = "quick", limit = 2)]
     async fn returns_at_once(scope: Scope) -> String {
         let leftover = scope_spawn!(pending::<()>());
-        let reports = REPORTS.lock().unwrap().clone().unwrap();
+        let reports = QUICK_REPORTS.lock().unwrap().clone().unwrap();
         let _report = scope_spawn_guarded!(async move {
             let _ = reports.send(leftover.await);
         });
@@ -296,7 +298,7 @@ mod scoped {
     #[tokio::test]
     async fn scoped_with_options_ends_its_scope_when_the_handler_returns() {
         let (reports_tx, mut reports) = mpsc::unbounded_channel();
-        *REPORTS.lock().unwrap() = Some(reports_tx);
+        *QUICK_REPORTS.lock().unwrap() = Some(reports_tx);
         let app = Router::new().route("/", get(returns_at_once));
         let response = app
             .oneshot(http::Request::new(Body::empty()))
