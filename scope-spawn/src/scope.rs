@@ -5,9 +5,10 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Deref;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
@@ -108,12 +109,12 @@ pub(crate) struct ScopeInner {
     pub(crate) policy: Policy,
     pub(crate) limiter: Option<Limiter>,
     pub(crate) created: Instant,
-    /// Counts this scope's tasks and the holds of its child scopes.
-    pub(crate) tracker: TaskTracker,
+    /// Counts this scope's tasks and the holds of its active child scopes.
+    /// Created with the first of them.
+    tracker: OnceLock<TaskTracker>,
     /// Alive while the scope has not ended: held by the guard and by every task.
     pub(crate) hold: Weak<Hold>,
     pub(crate) state: Mutex<State>,
-    pub(crate) live: AtomicUsize,
     shutting_down: AtomicBool,
     /// A shutdown's deadline has passed: tasks attached from now on are aborted.
     pub(crate) aborting: AtomicBool,
@@ -121,8 +122,8 @@ pub(crate) struct ScopeInner {
 
 #[derive(Default)]
 pub(crate) struct State {
-    pub(crate) tasks: HashMap<TaskId, Arc<TaskRecord>>,
-    pub(crate) children: HashMap<ScopeId, Weak<ScopeInner>>,
+    pub(crate) tasks: HashMap<TaskId, Arc<TaskRecord>, BuildHasherDefault<IdHasher>>,
+    pub(crate) children: HashMap<ScopeId, Weak<ScopeInner>, BuildHasherDefault<IdHasher>>,
     context: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
     finalizers: Vec<Finalizer>,
     pub(crate) failures: Vec<TaskFailure>,
@@ -130,20 +131,50 @@ pub(crate) struct State {
     ending: bool,
 }
 
-/// A scope that has not ended. Held by the guard and by every live task; while
-/// any holder is alive, the parent's tracker counts this scope as one task, so the
-/// parent's `join` waits for it.
-pub(crate) struct Hold {
-    registration: Option<(Scope, ScopeId)>,
-    _in_parent: Option<TaskTrackerToken>,
-    _parent: Option<Arc<Hold>>,
+/// Hashes the unique, sequential ids of tasks and scopes as they are: they
+/// need no protection against chosen keys, and the spawn path is hot.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        // Spread the sequential ids over the table's high bits (Fibonacci hashing).
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 << 8) | u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id;
+    }
 }
 
-impl Drop for Hold {
+/// A scope that has not ended. Held by the guard and by every live task.
+///
+/// A child scope becomes *active* with its first task, child or finalizer:
+/// only then does it register with its parent (so cancellation walks,
+/// snapshots and `live_tasks` reach it) and count as one task in the parent's
+/// tracker (so the parent's `join` waits for it). A request scope that nobody
+/// spawns into never touches its parent.
+pub(crate) struct Hold {
+    /// `Some(None)`: activation failed because the parent had ended.
+    activation: OnceLock<Option<Activation>>,
+}
+
+struct Activation {
+    parent: Scope,
+    id: ScopeId,
+    _in_parent: TaskTrackerToken,
+    _parent_hold: Arc<Hold>,
+}
+
+impl Drop for Activation {
     fn drop(&mut self) {
-        if let Some((parent, id)) = self.registration.take() {
-            parent.inner.lock_state().children.remove(&id);
-        }
+        self.parent.inner.lock_state().children.remove(&self.id);
     }
 }
 
@@ -208,18 +239,9 @@ impl Scope {
         };
         let id = ScopeId::next();
         // A child of an ended scope is born ended: it refuses every spawn.
-        let parent_hold = parent.as_ref().map(|p| p.inner.hold.upgrade());
-        let born_ended = matches!(parent_hold, Some(None));
+        let born_ended = parent.as_ref().is_some_and(Scope::is_ended);
         let hold = Arc::new(Hold {
-            registration: parent
-                .as_ref()
-                .filter(|_| !born_ended)
-                .map(|p| (p.clone(), id)),
-            _in_parent: parent
-                .as_ref()
-                .filter(|_| !born_ended)
-                .map(|p| p.inner.tracker.token()),
-            _parent: parent_hold.flatten(),
+            activation: OnceLock::new(),
         });
         let inner = Arc::new(ScopeInner {
             id,
@@ -230,41 +252,83 @@ impl Scope {
             reason: OnceLock::new(),
             deadline,
             // Only the earliest deadline needs a timer: a parent's own timer
-            // cancels this scope through the token tree.
+            // cancels this scope.
             timer: own_deadline.filter(|own| parent_deadline.is_none_or(|p| *own < p)),
             timer_pending: AtomicBool::new(true),
             policy,
             limiter: limit.map(|limit| Limiter::new(limit, queue_limit)),
             created: now,
-            tracker: TaskTracker::new(),
+            tracker: OnceLock::new(),
             hold: Arc::downgrade(&hold),
             state: Mutex::new(State {
                 ending: born_ended,
                 ..State::default()
             }),
-            live: AtomicUsize::new(0),
             shutting_down: AtomicBool::new(false),
             aborting: AtomicBool::new(false),
         });
-        if let Some(parent) = inner.parent.as_ref().filter(|_| !born_ended) {
+        ScopeGuard {
+            scope: Scope { inner },
+            hold: (!born_ended).then_some(hold),
+        }
+    }
+
+    pub(crate) fn tracker(&self) -> &TaskTracker {
+        self.inner.tracker.get_or_init(TaskTracker::new)
+    }
+
+    /// The tracker, closed, for waiting until it is empty.
+    fn closed_tracker(&self) -> &TaskTracker {
+        let tracker = self.tracker();
+        tracker.close();
+        tracker
+    }
+
+    /// Makes the scope active (see [`Hold`]) and returns its hold, or `None` if
+    /// it has ended (or its parent had, when it first needed it).
+    pub(crate) fn activate(&self) -> Option<Arc<Hold>> {
+        let hold = self.inner.hold.upgrade()?;
+        let Some(parent) = &self.inner.parent else {
+            return Some(hold);
+        };
+        let active = hold.activation.get_or_init(|| {
+            let parent_hold = parent.activate()?;
             parent
                 .inner
                 .lock_state()
                 .children
-                .insert(id, Arc::downgrade(&inner));
-        }
-        // Read after registering: a concurrent cancellation of the parent either
-        // finds this child in its walk or is seen here.
-        if let Some(parent) = &inner.parent {
+                .insert(self.inner.id, Arc::downgrade(&self.inner));
+            // Read after registering: a concurrent cancellation of the parent
+            // either finds this scope in its walk or is seen here.
             if parent.inner.cancelled.load(Ordering::SeqCst) {
-                inner.cancelled.store(true, Ordering::SeqCst);
+                let _ = self.inner.reason.set(CancelReason::ParentCancelled);
+                self.inner.cancelled.store(true, Ordering::SeqCst);
             }
+            Some(Activation {
+                parent: parent.clone(),
+                id: self.inner.id,
+                _in_parent: parent.tracker().token(),
+                _parent_hold: parent_hold,
+            })
+        });
+        active.is_some().then_some(hold)
+    }
+
+    /// Whether an ancestor has been cancelled (an inactive scope is not reached
+    /// by its ancestors' cancellation walks, so it asks).
+    fn ancestor_cancelled(&self) -> bool {
+        let mut scope = self.inner.parent.as_ref();
+        while let Some(s) = scope {
+            if s.inner.cancelled.load(Ordering::SeqCst) {
+                return true;
+            }
+            scope = s.inner.parent.as_ref();
         }
-        let scope = Scope { inner };
-        ScopeGuard {
-            scope,
-            hold: (!born_ended).then_some(hold),
-        }
+        false
+    }
+
+    pub(crate) fn cancelled_flag(&self) -> bool {
+        self.inner.cancelled.load(Ordering::SeqCst) || self.ancestor_cancelled()
     }
 
     /// Arms the deadline timers of this scope and its ancestors that are not
@@ -379,9 +443,21 @@ impl Scope {
     /// Cancels the scope with a reason. The first reason wins: if the scope is
     /// already cancelled, this does nothing.
     pub fn cancel_with(&self, reason: CancelReason) {
-        // The reason is the arbiter: whoever records the first one walks the
-        // tree; an ancestor's walk records `ParentCancelled` on its way down.
-        if self.inner.cancelled.load(Ordering::SeqCst) || self.inner.reason.set(reason).is_err() {
+        if self.inner.cancelled.load(Ordering::SeqCst) {
+            return;
+        }
+        if self.ancestor_cancelled() {
+            // The first cause came from above; its walk reaches this scope if
+            // it is active (an inactive one has nothing to stop).
+            let _ = self.inner.reason.set(CancelReason::ParentCancelled);
+            return;
+        }
+        // Whoever records the first reason and then claims the flag walks the
+        // tree; an ancestor's walk records `ParentCancelled` and claims the
+        // flags on its way down.
+        if self.inner.reason.set(reason).is_err()
+            || self.inner.cancelled.swap(true, Ordering::SeqCst)
+        {
             return;
         }
         self.cancel_tree();
@@ -392,10 +468,20 @@ impl Scope {
     /// flag) before any token is cancelled or task aborted, so whoever observes
     /// the cancellation reads the right reason.
     fn cancel_tree(&self) {
+        {
+            // The common end of a request scope: nothing below, no task left.
+            let state = self.inner.lock_state();
+            if state.tasks.is_empty() && state.children.is_empty() {
+                drop(state);
+                if let Some(token) = self.inner.token.get() {
+                    token.cancel();
+                }
+                return;
+            }
+        }
         let mut marked = Vec::new();
         let mut stack = vec![self.clone()];
         while let Some(scope) = stack.pop() {
-            scope.inner.cancelled.store(true, Ordering::SeqCst);
             let children: Vec<_> = scope
                 .inner
                 .lock_state()
@@ -403,12 +489,15 @@ impl Scope {
                 .values()
                 .filter_map(Weak::upgrade)
                 .collect();
-            // A child with a reason of its own was cancelled first and walks
-            // its own subtree.
+            // A child whose flag was already claimed was cancelled first and
+            // walks its own subtree.
             stack.extend(
                 children
                     .into_iter()
-                    .filter(|child| child.reason.set(CancelReason::ParentCancelled).is_ok())
+                    .filter(|child| {
+                        let _ = child.reason.set(CancelReason::ParentCancelled);
+                        !child.cancelled.swap(true, Ordering::SeqCst)
+                    })
                     .map(|inner| Scope { inner }),
             );
             marked.push(scope);
@@ -453,7 +542,7 @@ impl Scope {
     /// Whether the scope (or one of its ancestors) has been cancelled.
     pub fn is_cancelled(&self) -> bool {
         self.check_deadlines();
-        self.inner.cancelled.load(Ordering::SeqCst)
+        self.cancelled_flag()
     }
 
     /// Waits until the scope is cancelled.
@@ -472,7 +561,7 @@ impl Scope {
         if let Some(reason) = self.inner.reason.get() {
             return Some(reason.clone());
         }
-        if self.inner.cancelled.load(Ordering::SeqCst) {
+        if self.cancelled_flag() {
             // Cancelled without a reason of its own: by an ancestor.
             return Some(
                 self.inner
@@ -508,7 +597,7 @@ impl Scope {
         // Pairs with the fence in `cancel_tree`: a token created while the
         // scope is being cancelled is cancelled by one side or the other.
         std::sync::atomic::fence(Ordering::SeqCst);
-        if self.inner.cancelled.load(Ordering::SeqCst) {
+        if self.cancelled_flag() {
             token.cancel();
         }
         token
@@ -582,6 +671,8 @@ impl Scope {
     where
         F: Future<Output = ()> + Send + 'static,
     {
+        // A scope with finalizers is active: its parent's `join` waits for it.
+        let hold = self.activate();
         let mut state = self.inner.lock_state();
         if !state.ending {
             state.finalizers.push(Box::pin(finalizer));
@@ -589,11 +680,10 @@ impl Scope {
         }
         drop(state);
         let scope = self.clone();
-        let hold = self.inner.hold.upgrade();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 if hold.is_some() {
-                    scope.inner.tracker.wait().await;
+                    scope.closed_tracker().wait().await;
                 }
                 scope.run_finalizers(vec![Box::pin(finalizer)]).await;
                 drop(hold);
@@ -633,7 +723,7 @@ impl Scope {
     /// The live tasks of this scope and of every scope below it (queued tasks
     /// included), so a server root's count says what is running anywhere.
     pub fn live_tasks(&self) -> usize {
-        let own = self.inner.live.load(Ordering::Acquire);
+        let own = self.inner.lock_state().tasks.len();
         own + self.children().iter().map(Scope::live_tasks).sum::<usize>()
     }
 
@@ -667,7 +757,7 @@ impl fmt::Debug for Scope {
         f.debug_struct("Scope")
             .field("id", &self.inner.id)
             .field("name", &self.inner.name)
-            .field("live_tasks", &self.inner.live.load(Ordering::Relaxed))
+            .field("live_tasks", &self.inner.lock_state().tasks.len())
             .field("cancel_reason", &self.inner.reason.get())
             .field("cancelled", &self.inner.cancelled.load(Ordering::Relaxed))
             .finish()
@@ -742,8 +832,9 @@ impl ScopeGuard {
     /// [`CancelReason::Completed`] unless it was cancelled before) and returns
     /// the outcome under the scope's [`Policy`].
     ///
-    /// A child scope whose guard is still held elsewhere keeps `join` waiting
-    /// until that guard is dropped or joined.
+    /// An active child scope (one that has had a task, a child or a finalizer)
+    /// whose guard is still held elsewhere keeps `join` waiting until that guard
+    /// is dropped or joined; an idle one does not.
     ///
     /// # Cancel safety
     ///
@@ -751,8 +842,7 @@ impl ScopeGuard {
     /// [`CancelReason::Dropped`] and its finalizers run in the background.
     pub async fn join(self) -> Result<Outcome, ScopeError> {
         let inner = Arc::clone(&self.scope.inner);
-        inner.tracker.close();
-        inner.tracker.wait().await;
+        self.scope.closed_tracker().wait().await;
         let finalizers = self.scope.take_finalizers(false);
         self.scope.run_finalizers(finalizers).await;
         let cancel_reason = self.scope.cancel_reason();
@@ -788,7 +878,7 @@ impl ScopeGuard {
             .store(true, Ordering::Release);
         let records = crate::shutdown::live_records(&self.scope);
         self.scope.cancel_with(CancelReason::Shutdown);
-        self.scope.inner.tracker.close();
+        self.scope.closed_tracker();
         // Wait for the tasks, not for the guards of child scopes: a guard held
         // elsewhere must not hold up a shutdown.
         let stop_at = started.checked_add(deadline);
@@ -835,7 +925,9 @@ impl Drop for ScopeGuard {
             return;
         };
         self.scope.cancel_with(CancelReason::Dropped);
-        self.scope.inner.tracker.close();
+        if let Some(tracker) = self.scope.inner.tracker.get() {
+            tracker.close();
+        }
         let finalizers = self.scope.take_finalizers(true);
         if finalizers.is_empty() {
             return;
@@ -850,7 +942,7 @@ impl Drop for ScopeGuard {
         };
         let scope = self.scope.clone();
         runtime.spawn(async move {
-            scope.inner.tracker.wait().await;
+            scope.closed_tracker().wait().await;
             scope.run_finalizers(finalizers).await;
             drop(hold);
         });

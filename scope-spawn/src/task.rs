@@ -162,17 +162,17 @@ pub(crate) struct Admission {
 impl Scope {
     /// Admits a task, or says why it cannot run.
     pub(crate) fn admit(&self, opts: &TaskOptions, blocking: bool) -> Result<Admission, TaskError> {
+        let Some(hold) = self.activate() else {
+            return Err(self.cancelled_error());
+        };
         let refused = if opts.guarded {
             self.is_shutting_down()
         } else {
-            self.inner.cancelled.load(Ordering::SeqCst)
+            self.cancelled_flag()
         };
         if refused {
             return Err(self.cancelled_error());
         }
-        let Some(hold) = self.inner.hold.upgrade() else {
-            return Err(self.cancelled_error());
-        };
         self.arm_deadlines();
         let permit = match &self.inner.limiter {
             Some(limiter) => limiter.admit().ok_or(TaskError::QueueFull)?,
@@ -191,14 +191,13 @@ impl Scope {
             .lock_state()
             .tasks
             .insert(record.id, Arc::clone(&record));
-        self.inner.live.fetch_add(1, Ordering::AcqRel);
         Ok(Admission {
             scope: self.clone(),
             record,
             permit,
             hooks: None,
             outcome: UNSETTLED,
-            _token: self.inner.tracker.token(),
+            _token: self.tracker().token(),
             _hold: hold,
         })
     }
@@ -287,7 +286,6 @@ impl Drop for Admission {
         }
         let inner = &self.scope.inner;
         inner.lock_state().tasks.remove(&self.record.id);
-        inner.live.fetch_sub(1, Ordering::AcqRel);
         // Published last: once a record reads as settled, the task's hooks have
         // run and it is off the books, which is what `shutdown` waits for.
         self.record.state.store(self.outcome, Ordering::Release);

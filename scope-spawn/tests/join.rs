@@ -76,10 +76,25 @@ async fn live_tasks_counts_the_whole_subtree_and_returns_to_zero() {
 }
 
 #[tokio::test]
-async fn a_dropped_child_scope_leaves_the_tree() {
+async fn a_child_joins_the_tree_with_its_first_task_and_leaves_when_it_ends() {
     let root = Scope::new();
     let child = root.child();
+    assert!(
+        root.snapshot().children.is_empty(),
+        "an idle child costs its parent nothing"
+    );
+    let task = child.spawn(std::future::pending::<()>());
     assert_eq!(root.snapshot().children.len(), 1);
     drop(child);
+    assert!(task.await.unwrap_err().is_cancelled());
     assert!(root.snapshot().children.is_empty());
+}
+
+#[tokio::test]
+async fn an_idle_child_does_not_hold_up_its_parents_join() {
+    let parent = Scope::new();
+    let idle = parent.child();
+    parent.join().await.unwrap();
+    assert_eq!(idle.cancel_reason(), Some(CancelReason::ParentCancelled));
+    assert!(idle.spawn(async {}).await.unwrap_err().is_cancelled());
 }

@@ -117,6 +117,17 @@ impl Model {
         }
     }
 
+    fn ended_here_or_above(&self, node: usize) -> bool {
+        let mut n = Some(node);
+        while let Some(i) = n {
+            if self.nodes[i].scope.is_ended() {
+                return true;
+            }
+            n = self.nodes[i].parent;
+        }
+        false
+    }
+
     fn shutting_down(&self, node: usize) -> bool {
         let mut n = Some(node);
         while let Some(i) = n {
@@ -160,12 +171,13 @@ impl Model {
                     Kind::GuardedStuck => scope.spawn_guarded(std::future::pending()),
                     Kind::Panics => scope.spawn(async { panic!("injected") }),
                 };
-                // Refusals follow the documented rules.
+                // Refusals follow the documented rules: an ended scope (or a
+                // scope under an ended one) refuses everything, a cancelled one
+                // all but guarded tasks, a shut-down one everything.
+                let ended = self.ended_here_or_above(node);
                 let refused = match kind {
-                    Kind::GuardedGated | Kind::GuardedStuck => {
-                        self.shutting_down(node) || scope.is_ended()
-                    }
-                    _ => self.nodes[node].expected.is_some() || scope.is_ended(),
+                    Kind::GuardedGated | Kind::GuardedStuck => self.shutting_down(node) || ended,
+                    _ => self.nodes[node].expected.is_some() || ended,
                 };
                 if refused {
                     assert!(handle.is_finished(), "a refused spawn resolves at once");

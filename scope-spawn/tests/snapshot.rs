@@ -72,6 +72,7 @@ async fn the_mermaid_graph_has_a_node_per_scope_and_task_and_edges() {
         .name("GET /\"quoted\"")
         .parent(&server)
         .build();
+    let _fetch = request.spawn(pending::<()>());
     let mermaid = server.snapshot().to_mermaid();
     assert!(mermaid.starts_with("graph TD\n"), "{mermaid}");
     let (s, r, t) = (server.id(), request.id(), task.id());
