@@ -124,7 +124,8 @@ impl<T: Send + 'static> SpawnTarget<T> for &mut JoinSet<T> {
     where
         F: Future<Output = T> + Send + 'static,
     {
-        let prepared = current_or_global().prepare(&options, future, None, |_| None);
+        let scope = current_or_global();
+        let prepared = scope.prepare(&options, future, None, |_| None);
         spawn_into_set(self, prepared)
     }
 
@@ -133,14 +134,15 @@ impl<T: Send + 'static> SpawnTarget<T> for &mut JoinSet<T> {
     where
         F: FnOnce() -> T + Send + 'static,
     {
-        let prepared = current_or_global().prepare_blocking(&options, f);
+        let scope = current_or_global();
+        let prepared = scope.prepare_blocking(&options, f);
         spawn_into_set(self, prepared)
     }
 }
 
 fn spawn_into_set<T, Fut>(
     set: &mut JoinSet<T>,
-    prepared: Result<Prepared<Fut>, TaskError>,
+    prepared: Result<Prepared<'_, Fut>, TaskError>,
 ) -> AbortHandle
 where
     T: Send + 'static,

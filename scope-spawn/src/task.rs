@@ -20,7 +20,7 @@ use tracing::Instrument;
 use crate::current::CURRENT;
 use crate::limit::Permit;
 use crate::scope::{Hold, Name};
-use crate::{FailureKind, Scope, TaskError, TaskFailure};
+use crate::{CancelReason, FailureKind, Scope, TaskError, TaskFailure};
 
 /// A unique, process-wide identifier of a task spawned through a scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -124,6 +124,8 @@ pub(crate) struct TaskRecord {
     pub(crate) state: AtomicU8,
     /// How cancellation stops the task, set right after it is spawned.
     abort: OnceLock<AbortHandle>,
+    /// Why the task's scope stopped it, for its handle.
+    cancelled: OnceLock<CancelReason>,
 }
 
 impl TaskRecord {
@@ -186,6 +188,7 @@ impl Scope {
             blocking,
             state: AtomicU8::new(if permit.is_queued() { QUEUED } else { RUNNING }),
             abort: OnceLock::new(),
+            cancelled: OnceLock::new(),
         });
         self.inner
             .lock_state()
@@ -280,6 +283,11 @@ impl Drop for Admission {
                 && !self.scope.inner.aborting.load(Ordering::SeqCst)
                 && self.scope.inner.cancelled.load(Ordering::SeqCst);
             self.outcome = if cancelled { CANCELLED } else { ABORTED };
+            if cancelled {
+                if let TaskError::Cancelled(reason) = self.scope.cancelled_error() {
+                    let _ = self.record.cancelled.set(reason);
+                }
+            }
             if let Some(hooks) = self.hooks.take() {
                 hooks(false);
             }
@@ -347,19 +355,19 @@ fn result_failure<T, E: fmt::Display>(out: &Result<T, E>) -> Option<String> {
 }
 
 /// A task admitted to its scope and wrapped, ready to spawn.
-pub(crate) struct Prepared<Fut> {
+pub(crate) struct Prepared<'a, Fut> {
     pub(crate) future: Fut,
-    pub(crate) attach: Attach,
+    pub(crate) attach: Attach<'a>,
 }
 
 /// What is left to do once a prepared task is spawned: give its abort handle
 /// to its record.
-pub(crate) struct Attach {
+pub(crate) struct Attach<'a> {
     record: Arc<TaskRecord>,
-    scope: Scope,
+    scope: &'a Scope,
 }
 
-impl Attach {
+impl Attach<'_> {
     pub(crate) fn attach(&self, handle: AbortHandle) {
         self.scope.attach(&self.record, handle);
     }
@@ -370,7 +378,6 @@ impl Attach {
             inner: HandleInner::Spawned {
                 join,
                 record: self.record,
-                scope: self.scope,
             },
         }
     }
@@ -514,7 +521,7 @@ impl Scope {
         hooks: Option<Hooks>,
         classify: fn(&F::Output) -> Option<String>,
     ) -> Result<
-        Prepared<impl Future<Output = Result<F::Output, TaskError>> + Send + 'static>,
+        Prepared<'_, impl Future<Output = Result<F::Output, TaskError>> + Send + 'static>,
         TaskError,
     >
     where
@@ -547,7 +554,7 @@ impl Scope {
             future: CURRENT.scope(self.clone(), task).instrument(span),
             attach: Attach {
                 record,
-                scope: self.clone(),
+                scope: self,
             },
         })
     }
@@ -566,7 +573,7 @@ impl Scope {
         let context = options.context;
         let attach = Attach {
             record: Arc::clone(&admission.record),
-            scope: self.clone(),
+            scope: self,
         };
         let join = if admission.permit.is_queued() {
             tokio::spawn(blocking_task(admission, context, f).instrument(span))
@@ -582,7 +589,7 @@ impl Scope {
         &self,
         options: &TaskOptions,
         f: F,
-    ) -> Result<Prepared<impl Future<Output = Result<T, TaskError>> + Send + 'static>, TaskError>
+    ) -> Result<Prepared<'_, impl Future<Output = Result<T, TaskError>> + Send + 'static>, TaskError>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -594,7 +601,7 @@ impl Scope {
             future: blocking_task(admission, options.context, f).instrument(span),
             attach: Attach {
                 record,
-                scope: self.clone(),
+                scope: self,
             },
         })
     }
@@ -750,7 +757,6 @@ enum HandleInner<T> {
     Spawned {
         join: JoinHandle<Result<T, TaskError>>,
         record: Arc<TaskRecord>,
-        scope: Scope,
     },
     Refused {
         err: Option<TaskError>,
@@ -823,11 +829,7 @@ impl<T> Future for TaskHandle<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.get_mut().inner {
-            HandleInner::Spawned {
-                join,
-                record,
-                scope,
-            } => match Pin::new(join).poll(cx) {
+            HandleInner::Spawned { join, record } => match Pin::new(join).poll(cx) {
                 Poll::Pending => Poll::Pending,
                 Poll::Ready(Ok(out)) => Poll::Ready(out),
                 Poll::Ready(Err(err)) if err.is_panic() => {
@@ -837,7 +839,10 @@ impl<T> Future for TaskHandle<T> {
                 }
                 // Stopped from outside; the record says whether by its scope.
                 Poll::Ready(Err(_)) if record.state() == CANCELLED => {
-                    Poll::Ready(Err(scope.cancelled_error()))
+                    let reason = record.cancelled.get().cloned();
+                    Poll::Ready(Err(TaskError::Cancelled(
+                        reason.unwrap_or(CancelReason::ParentCancelled),
+                    )))
                 }
                 Poll::Ready(Err(_)) => Poll::Ready(Err(TaskError::Aborted)),
             },
