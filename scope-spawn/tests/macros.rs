@@ -47,14 +47,16 @@ async fn scope_spawn_outside_any_scope_uses_the_global_scope() {
 
 #[tokio::test]
 async fn a_named_task_carries_its_name_to_the_handle_and_the_snapshot() {
-    let (scope, ()) = in_request("request", async {
-        let handle = scope_spawn!("watcher", pending::<()>());
-        assert_eq!(handle.name(), Some("watcher"));
-        let computed = format!("fetch-{}", 3);
-        let other = scope_spawn!(name = computed, pending::<()>());
-        assert_eq!(other.name(), Some("fetch-3"));
-    })
-    .await;
+    let scope = Scope::builder().name("request").build();
+    scope
+        .in_scope(async {
+            let handle = scope_spawn!("watcher", pending::<()>());
+            assert_eq!(handle.name(), Some("watcher"));
+            let computed = format!("fetch-{}", 3);
+            let other = scope_spawn!(name = computed, pending::<()>());
+            assert_eq!(other.name(), Some("fetch-3"));
+        })
+        .await;
     let names: Vec<_> = scope
         .snapshot()
         .tasks
