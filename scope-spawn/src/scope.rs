@@ -216,6 +216,11 @@ impl Scope {
     /// [`CancelReason::ParentCancelled`]), counted by this scope's `join`,
     /// `shutdown`, [`live_tasks`](Scope::live_tasks) and
     /// [`snapshot`](Scope::snapshot), and seeing this scope's context.
+    ///
+    /// A child costs its parent nothing until it is first used — its first
+    /// task, child scope or finalizer: only then does it join the parent's
+    /// tree (so a request scope nobody spawns into is cheap). An idle child
+    /// does not show in snapshots and does not hold up the parent's `join`.
     #[must_use = "dropping the guard cancels the scope at once"]
     pub fn child(&self) -> ScopeGuard {
         ScopeBuilder::new().parent(self).build()
