@@ -95,6 +95,7 @@
 mod builder;
 mod current;
 mod error;
+mod gate;
 mod handler;
 mod limit;
 mod nursery;

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Deref;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use crate::current::CURRENT;
 use crate::limit::Limiter;
+use crate::sync::AtomicBool;
 use crate::task::{CatchUnwind, TaskRecord, panic_message};
 use crate::{
     CancelReason, FailureKind, InScope, Policy, ScopeBuilder, ScopeError, TaskFailure, TaskId,
@@ -460,9 +461,7 @@ impl Scope {
         // Whoever records the first reason and then claims the flag walks the
         // tree; an ancestor's walk records `ParentCancelled` and claims the
         // flags on its way down.
-        if self.inner.reason.set(reason).is_err()
-            || self.inner.cancelled.swap(true, Ordering::SeqCst)
-        {
+        if self.inner.reason.set(reason).is_err() || crate::gate::raise(&self.inner.cancelled) {
             return;
         }
         self.cancel_tree();
@@ -501,15 +500,14 @@ impl Scope {
                     .into_iter()
                     .filter(|child| {
                         let _ = child.reason.set(CancelReason::ParentCancelled);
-                        !child.cancelled.swap(true, Ordering::SeqCst)
+                        !crate::gate::raise(&child.cancelled)
                     })
                     .map(|inner| Scope { inner }),
             );
             marked.push(scope);
         }
-        // Pairs with the fence in `Scope::attach`: either this sees a task's
-        // abort handle, or the task sees the flag.
-        std::sync::atomic::fence(Ordering::SeqCst);
+        // See `gate`: raise the flags, then read the abort handles.
+        crate::gate::after_raising();
         for scope in marked {
             if let Some(token) = scope.inner.token.get() {
                 token.cancel();
@@ -534,8 +532,8 @@ impl Scope {
         let mut stack = vec![self.clone()];
         while let Some(scope) = stack.pop() {
             let inner = &scope.inner;
-            inner.aborting.store(true, Ordering::SeqCst);
-            std::sync::atomic::fence(Ordering::SeqCst);
+            crate::gate::raise(&inner.aborting);
+            crate::gate::after_raising();
             let tasks: Vec<_> = inner.lock_state().tasks.values().cloned().collect();
             for record in tasks {
                 record.abort();

@@ -1,18 +1,77 @@
-//! The synchronization primitives the limiter's hand-over protocol is built on:
-//! std's and tokio's, or loom's under `--cfg scope_spawn_loom`, where the loom
-//! model in `limit.rs` checks the protocol under every interleaving.
+//! The synchronization primitives the runtime's two hand-over protocols are
+//! built on — the limiter's slots (`limit.rs`) and the abort gate between
+//! spawning and cancelling (`gate.rs`): std's and tokio's, or loom's under
+//! `--cfg scope_spawn_loom`, where the loom models in those files check the
+//! protocols under every interleaving.
 //!
 //! ```sh
 //! RUSTFLAGS="--cfg scope_spawn_loom" cargo test -p scope-spawn@0.2.0 --lib --release loom
 //! ```
 
 #[cfg(not(scope_spawn_loom))]
+pub(crate) use std::sync::atomic::{AtomicBool, Ordering, fence};
+#[cfg(not(scope_spawn_loom))]
 pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
 #[cfg(not(scope_spawn_loom))]
 pub(crate) use tokio::sync::oneshot;
 
 #[cfg(scope_spawn_loom)]
+pub(crate) use loom::sync::atomic::{AtomicBool, Ordering, fence};
+#[cfg(scope_spawn_loom)]
 pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
+
+/// A cell written once: `OnceLock`, or a loom mutex under loom.
+#[cfg(not(scope_spawn_loom))]
+pub(crate) struct AbortCell<H>(std::sync::OnceLock<H>);
+
+#[cfg(not(scope_spawn_loom))]
+impl<H> AbortCell<H> {
+    pub(crate) fn new() -> Self {
+        AbortCell(std::sync::OnceLock::new())
+    }
+
+    pub(crate) fn set(&self, value: H) {
+        let _ = self.0.set(value);
+    }
+
+    pub(crate) fn with(&self, f: impl FnOnce(&H)) {
+        if let Some(value) = self.0.get() {
+            f(value);
+        }
+    }
+}
+
+/// Under loom: the value behind a mutex (storage only), and the publication
+/// through an atomic flag with `OnceLock`'s release/acquire orderings, so the
+/// model sees the same ordering the real cell gives.
+#[cfg(scope_spawn_loom)]
+pub(crate) struct AbortCell<H> {
+    value: loom::sync::Mutex<Option<H>>,
+    published: AtomicBool,
+}
+
+#[cfg(scope_spawn_loom)]
+impl<H> AbortCell<H> {
+    pub(crate) fn new() -> Self {
+        AbortCell {
+            value: loom::sync::Mutex::new(None),
+            published: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn set(&self, value: H) {
+        *self.value.lock().unwrap() = Some(value);
+        self.published.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn with(&self, f: impl FnOnce(&H)) {
+        if self.published.load(Ordering::Acquire) {
+            if let Some(value) = self.value.lock().unwrap().as_ref() {
+                f(value);
+            }
+        }
+    }
+}
 
 /// A oneshot channel on loom's primitives, with the subset of tokio's API the
 /// limiter uses.

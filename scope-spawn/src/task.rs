@@ -18,6 +18,7 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 use tracing::Instrument;
 
 use crate::current::CURRENT;
+use crate::gate::AbortSlot;
 use crate::limit::Permit;
 use crate::scope::{Hold, Name};
 use crate::{CancelReason, FailureKind, Scope, TaskError, TaskFailure};
@@ -123,7 +124,7 @@ pub(crate) struct TaskRecord {
     pub(crate) blocking: bool,
     pub(crate) state: AtomicU8,
     /// How cancellation stops the task, set right after it is spawned.
-    abort: OnceLock<AbortHandle>,
+    abort: AbortSlot<AbortHandle>,
     /// Why the task's scope stopped it, for its handle.
     cancelled: OnceLock<CancelReason>,
 }
@@ -138,9 +139,7 @@ impl TaskRecord {
     }
 
     pub(crate) fn abort(&self) {
-        if let Some(handle) = self.abort.get() {
-            handle.abort();
-        }
+        self.abort.with(AbortHandle::abort);
     }
 }
 
@@ -187,7 +186,7 @@ impl Scope {
             guarded: opts.guarded,
             blocking,
             state: AtomicU8::new(if permit.is_queued() { QUEUED } else { RUNNING }),
-            abort: OnceLock::new(),
+            abort: AbortSlot::new(),
             cancelled: OnceLock::new(),
         });
         self.inner
@@ -209,9 +208,8 @@ impl Scope {
     /// (or a shutdown deadline) can stop it; stops it at once if that already
     /// happened.
     pub(crate) fn attach(&self, record: &TaskRecord, handle: AbortHandle) {
-        let _ = record.abort.set(handle);
-        // Pairs with the fence in `cancel_tree` / `abort_tree`.
-        std::sync::atomic::fence(Ordering::SeqCst);
+        // See `gate`: publish, then read the flags.
+        record.abort.publish(handle);
         let inner = &self.inner;
         if inner.aborting.load(Ordering::SeqCst)
             || (!record.guarded && inner.cancelled.load(Ordering::SeqCst))
