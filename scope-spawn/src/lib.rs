@@ -68,16 +68,21 @@
 //! These invariants hold for every scope, and the tests check them:
 //!
 //! 1. **A task never outlives its scope's `join` or `shutdown`.** `join` returns
-//!    only after every task and child scope has settled; `shutdown` returns only
-//!    after every async task has settled (stopped at the deadline if need be).
-//!    Blocking closures, which cannot be interrupted, are the one exception, and
-//!    the report counts them as `still_running`.
+//!    only after every task of the scope and of its child scopes has settled
+//!    (an idle child scope, which never had a task, does not hold it up);
+//!    `shutdown` returns only after every async task of the subtree has settled
+//!    and left the books (stopped at the deadline if need be). Blocking
+//!    closures, which cannot be interrupted, are the one exception, and the
+//!    report counts them as `still_running`. A scope's tasks are stopped by
+//!    aborting them, so a cancellation reaches a task even while it is being
+//!    spawned (see the loom models and `tests/races.rs`).
 //! 2. **A cancelled scope's tasks all observe cancellation**: each ends with
 //!    [`TaskError::Cancelled`] at its next `.await` (or completes first), and
 //!    queued tasks settle as cancelled without running. Spawning into a
 //!    cancelled scope yields `Cancelled` at once.
 //! 3. **Guarded tasks are never cancelled before the shutdown deadline.**
-//! 4. **`live_tasks()` returns to 0** when a scope's tasks have settled.
+//! 4. **`live_tasks()` returns to 0** when a scope's tasks have settled, and
+//!    is 0 by the time `shutdown` returns.
 //! 5. **The first cancel reason wins.**
 //! 6. **Finalizers run exactly once, last registered first**, after the
 //!    scope's tasks have settled.
