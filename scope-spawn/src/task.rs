@@ -306,6 +306,9 @@ pin_project! {
     struct TaskFuture<F: Future> {
         #[pin]
         future: CatchUnwind<F>,
+        // The timeout bounds the run, not the wait for a slot: its timer is
+        // armed when the task starts running.
+        timeout: Option<Duration>,
         sleep: Option<Pin<Box<Sleep>>>,
         admission: Option<Admission>,
         classify: fn(&F::Output) -> Option<String>,
@@ -322,6 +325,11 @@ impl<F: Future> Future for TaskFuture<F> {
             .as_mut()
             .expect("scope-spawn: task polled after completion");
         std::task::ready!(admission.poll_acquire(cx));
+        if let Some(timeout) = this.timeout.take() {
+            *this.sleep = Instant::now()
+                .checked_add(timeout)
+                .map(|at| Box::pin(tokio::time::sleep_until(at)));
+        }
         let out = match this.future.poll(cx) {
             Poll::Ready(Ok(out)) => Ok(out),
             Poll::Ready(Err(payload)) => Err(TaskError::Panicked(panic_message(&*payload))),
@@ -538,13 +546,10 @@ impl Scope {
         admission.hooks = hooks;
         let record = Arc::clone(&admission.record);
         let span = admission.span();
-        let sleep = options
-            .timeout
-            .and_then(|t| Instant::now().checked_add(t))
-            .map(|at| Box::pin(tokio::time::sleep_until(at)));
         let task = TaskFuture {
             future: CatchUnwind::new(future),
-            sleep,
+            timeout: options.timeout,
+            sleep: None,
             admission: Some(admission),
             classify,
         };
@@ -698,8 +703,9 @@ impl TaskBuilder<'_> {
         self
     }
 
-    /// Bounds the task's run time: when it passes, the task is stopped and its
-    /// handle resolves to [`TaskError::TimedOut`].
+    /// Bounds the task's run time, from when it starts running (time waiting for
+    /// a slot of the scope's limit does not count): when it passes, the task is
+    /// stopped and its handle resolves to [`TaskError::TimedOut`].
     ///
     /// # Panics
     ///

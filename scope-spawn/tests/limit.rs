@@ -124,3 +124,16 @@ async fn a_full_queue_refuses_spawns_at_once() {
     assert!(!accepted.is_finished());
     drop(queued);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_task_timeout_counts_from_when_the_task_starts_not_from_its_spawn() {
+    let guard = Scope::builder().limit(1).build();
+    let first = guard.spawn(tokio::time::sleep(std::time::Duration::from_secs(5)));
+    let queued = guard
+        .task()
+        .timeout(std::time::Duration::from_secs(1))
+        .spawn(tokio::time::sleep(std::time::Duration::from_millis(500)));
+    first.await.unwrap();
+    // Waited 5 s for its slot, then ran 0.5 s of its 1 s budget.
+    assert_eq!(queued.await, Ok(()));
+}
