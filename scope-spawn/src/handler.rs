@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::{Policy, Scope, ScopeGuard, ScopeRun};
+use crate::{Policy, Scope, ScopeBuilder, ScopeGuard, ScopeRun};
 
 /// The scope `#[scoped]` injects: the request's scope if the tower layer put one
 /// in the request extensions, otherwise none yet. An axum extractor (with the
@@ -34,17 +34,7 @@ impl HandlerScope {
                 let parent = request
                     .or_else(Scope::current)
                     .unwrap_or_else(Scope::global);
-                let mut builder = Scope::builder().name(options.name).parent(&parent);
-                if let Some(timeout) = options.timeout {
-                    builder = builder.timeout(timeout);
-                }
-                if let Some(limit) = options.limit {
-                    builder = builder.limit(limit);
-                }
-                if let Some(policy) = options.policy {
-                    builder = builder.policy(policy);
-                }
-                let guard = builder.build();
+                let guard = options.builder.parent(&parent).build();
                 HandlerRun {
                     scope: Scope::clone(&guard),
                     guard: Some(guard),
@@ -54,13 +44,12 @@ impl HandlerScope {
     }
 }
 
-/// The options of `#[scoped(..)]`.
+/// The options of `#[scoped(..)]`: a [`ScopeBuilder`] for the handler's own
+/// scope, and whether any option was given (without one, a request scope is
+/// used as it is).
 #[derive(Debug, Clone)]
 pub struct HandlerOptions {
-    name: Cow<'static, str>,
-    timeout: Option<Duration>,
-    limit: Option<usize>,
-    policy: Option<Policy>,
+    builder: ScopeBuilder,
     explicit: bool,
 }
 
@@ -68,40 +57,38 @@ impl HandlerOptions {
     /// Options with the default name (the handler's), nothing explicit.
     pub fn new(default_name: impl Into<Cow<'static, str>>) -> Self {
         HandlerOptions {
-            name: default_name.into(),
-            timeout: None,
-            limit: None,
-            policy: None,
+            builder: Scope::builder().name(default_name),
             explicit: false,
         }
     }
 
+    fn explicit(self, builder: impl FnOnce(ScopeBuilder) -> ScopeBuilder) -> Self {
+        HandlerOptions {
+            builder: builder(self.builder),
+            explicit: true,
+        }
+    }
+
     /// `name = ..`
-    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-        self.name = name.into();
-        self.explicit = true;
-        self
+    pub fn name(self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.explicit(|b| b.name(name))
     }
 
     /// `timeout = ..`
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self.explicit = true;
-        self
+    #[track_caller]
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.explicit(|b| b.timeout(timeout))
     }
 
     /// `limit = ..`
-    pub fn limit(mut self, limit: usize) -> Self {
-        self.limit = Some(limit);
-        self.explicit = true;
-        self
+    #[track_caller]
+    pub fn limit(self, limit: usize) -> Self {
+        self.explicit(|b| b.limit(limit))
     }
 
     /// `policy = ..`
-    pub fn policy(mut self, policy: Policy) -> Self {
-        self.policy = Some(policy);
-        self.explicit = true;
-        self
+    pub fn policy(self, policy: Policy) -> Self {
+        self.explicit(|b| b.policy(policy))
     }
 }
 
