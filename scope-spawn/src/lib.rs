@@ -97,6 +97,7 @@
 )]
 #![forbid(unsafe_code)]
 
+mod books;
 mod builder;
 mod current;
 mod error;

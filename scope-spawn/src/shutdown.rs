@@ -79,7 +79,7 @@ pub(crate) fn live_records(scope: &Scope) -> Vec<Arc<TaskRecord>> {
     let mut records = Vec::new();
     let mut stack = vec![scope.clone()];
     while let Some(scope) = stack.pop() {
-        records.extend(scope.inner.lock_state().tasks.values().cloned());
+        records.extend(scope.inner.lock_tasks().live().cloned());
         stack.extend(scope.children());
     }
     records

@@ -106,9 +106,8 @@ impl Scope {
         let now = Instant::now();
         let mut tasks: Vec<TaskSnapshot> = self
             .inner
-            .lock_state()
-            .tasks
-            .values()
+            .lock_tasks()
+            .live()
             .map(|record| task_snapshot(record, now))
             .collect();
         tasks.sort_by_key(|t| t.id);

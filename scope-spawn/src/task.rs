@@ -14,13 +14,12 @@ use std::time::Duration;
 use pin_project_lite::pin_project;
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::{Instant, Sleep};
-use tokio_util::task::task_tracker::TaskTrackerToken;
 use tracing::Instrument;
 
 use crate::current::CURRENT;
 use crate::gate::AbortSlot;
 use crate::limit::Permit;
-use crate::scope::{Hold, Name};
+use crate::scope::Name;
 use crate::{CancelReason, FailureKind, Scope, TaskError, TaskFailure};
 
 /// A unique, process-wide identifier of a task spawned through a scope.
@@ -145,9 +144,10 @@ impl TaskRecord {
 
 type Hooks = Box<dyn FnOnce(bool) + Send + 'static>;
 
-/// A task's membership of its scope, from spawn to settlement. Dropping it (the
-/// task finished, was aborted or cancelled, or never started) takes the task
-/// off the books.
+/// A task's membership of its scope, from spawn to settlement: it holds one
+/// count of the scope's [`Holds`](crate::books::Holds). Dropping it (the task
+/// finished, was aborted or cancelled, or never started) takes the task off
+/// the books.
 pub(crate) struct Admission {
     pub(crate) scope: Scope,
     pub(crate) record: Arc<TaskRecord>,
@@ -156,27 +156,33 @@ pub(crate) struct Admission {
     /// How the task ended, published to the record once the task has left the
     /// books (see `Drop`).
     outcome: u8,
-    _token: TaskTrackerToken,
-    _hold: Arc<Hold>,
 }
 
 impl Scope {
     /// Admits a task, or says why it cannot run.
     pub(crate) fn admit(&self, opts: &TaskOptions, blocking: bool) -> Result<Admission, TaskError> {
-        let Some(hold) = self.activate() else {
+        if !self.inner.holds.try_count() {
             return Err(self.cancelled_error());
-        };
-        let refused = if opts.guarded {
-            self.is_shutting_down()
-        } else {
-            self.cancelled_flag()
-        };
+        }
+        let refused = !self.activate()
+            || if opts.guarded {
+                self.is_shutting_down()
+            } else {
+                self.cancelled_flag()
+            };
         if refused {
+            self.uncount();
             return Err(self.cancelled_error());
         }
         self.arm_deadlines();
         let permit = match &self.inner.limiter {
-            Some(limiter) => limiter.admit().ok_or(TaskError::QueueFull)?,
+            Some(limiter) => match limiter.admit() {
+                Some(permit) => permit,
+                None => {
+                    self.uncount();
+                    return Err(TaskError::QueueFull);
+                }
+            },
             None => Permit::default(),
         };
         let record = Arc::new(TaskRecord {
@@ -189,18 +195,13 @@ impl Scope {
             abort: AbortSlot::new(),
             cancelled: OnceLock::new(),
         });
-        self.inner
-            .lock_state()
-            .tasks
-            .insert(record.id, Arc::clone(&record));
+        self.inner.lock_tasks().push(Arc::clone(&record));
         Ok(Admission {
             scope: self.clone(),
             record,
             permit,
             hooks: None,
             outcome: UNSETTLED,
-            _token: self.tracker().token(),
-            _hold: hold,
         })
     }
 
@@ -290,11 +291,11 @@ impl Drop for Admission {
                 hooks(false);
             }
         }
-        let inner = &self.scope.inner;
-        inner.lock_state().tasks.remove(&self.record.id);
-        // Published last: once a record reads as settled, the task's hooks have
-        // run and it is off the books, which is what `shutdown` waits for.
+        // Once a record reads as settled, the task's hooks have run and it is
+        // off the books (`live_tasks`, snapshots), which is what `shutdown`
+        // waits for; then it stops holding the scope, which `join` waits for.
         self.record.state.store(self.outcome, Ordering::Release);
+        self.scope.uncount();
         crate::shutdown::task_settled();
     }
 }

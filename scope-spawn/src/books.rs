@@ -1,0 +1,152 @@
+//! A scope's books: what keeps it alive and what it waits for ([`Holds`]),
+//! and its tasks in spawn order ([`TaskList`]).
+//!
+//! Both are built for the spawn path: admitting a task costs one atomic
+//! increment and one push under a lock that only spawners take, and a task
+//! leaves the books with one atomic decrement — it never takes a lock, so the
+//! worker that runs a task does not fight the worker that spawns the next.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::Notify;
+
+use crate::task::TaskRecord;
+
+/// Someone waits for the count to reach zero (`join`, a finalizer runner):
+/// the task that brings it there wakes them.
+const WAITED: u64 = 1;
+/// One live task or active child scope: what `join` waits for.
+const ONE: u64 = 2;
+const COUNT: u64 = (1 << 32) - ONE;
+/// One keeper: the guard, or finalizers waiting to run. A keeper keeps the
+/// scope from ending but is not waited for.
+const KEEPER: u64 = 1 << 32;
+
+/// Who holds a scope: its keepers, its live tasks and its active child scopes,
+/// in one word. The scope has **ended** when nobody holds it; an ended scope
+/// can never be held again, so it refuses every task.
+pub(crate) struct Holds {
+    word: AtomicU64,
+    idle: Notify,
+}
+
+impl Holds {
+    /// Holds with one keeper (the guard), or none: a scope born ended.
+    pub(crate) fn new(kept: bool) -> Self {
+        Holds {
+            word: AtomicU64::new(if kept { KEEPER } else { 0 }),
+            idle: Notify::const_new(),
+        }
+    }
+
+    /// Adds `amount` unless the scope has ended.
+    fn try_add(&self, amount: u64) -> bool {
+        let mut word = self.word.load(Ordering::Relaxed);
+        loop {
+            if word & !WAITED == 0 {
+                return false;
+            }
+            match self.word.compare_exchange_weak(
+                word,
+                word + amount,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    /// Counts one task or active child, unless the scope has ended.
+    pub(crate) fn try_count(&self) -> bool {
+        self.try_add(ONE)
+    }
+
+    /// Adds a keeper, unless the scope has ended.
+    pub(crate) fn try_keep(&self) -> bool {
+        self.try_add(KEEPER)
+    }
+
+    /// Takes back a count; true if the scope ended with it.
+    #[must_use]
+    pub(crate) fn uncount(&self) -> bool {
+        self.release(ONE)
+    }
+
+    /// Takes back a keeper; true if the scope ended with it.
+    #[must_use]
+    pub(crate) fn unkeep(&self) -> bool {
+        self.release(KEEPER)
+    }
+
+    fn release(&self, amount: u64) -> bool {
+        let before = self.word.fetch_sub(amount, Ordering::AcqRel);
+        let after = before - amount;
+        if before & COUNT != 0 && after & COUNT == 0 && before & WAITED != 0 {
+            self.idle.notify_waiters();
+        }
+        after & !WAITED == 0
+    }
+
+    pub(crate) fn is_ended(&self) -> bool {
+        self.word.load(Ordering::Acquire) & !WAITED == 0
+    }
+
+    /// Whether no task or active child is counted.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.word.load(Ordering::Acquire) & COUNT == 0
+    }
+
+    /// Waits until no task or active child is counted. Tasks admitted while it
+    /// waits are waited for too.
+    pub(crate) async fn idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            // Raise the flag after enabling: a task that brings the count to
+            // zero after this reads it and wakes us.
+            let word = self.word.fetch_or(WAITED, Ordering::AcqRel);
+            if word & COUNT == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// A scope's task records in spawn order. Settled tasks are not removed one
+/// by one (that would put the list's lock on every task's way out); they are
+/// swept out when the list has doubled since the last sweep, so the list
+/// holds at most about twice the live tasks.
+pub(crate) struct TaskList {
+    records: Vec<Arc<TaskRecord>>,
+    sweep_at: usize,
+}
+
+/// The smallest list that is swept.
+const MIN_SWEEP: usize = 32;
+
+impl TaskList {
+    pub(crate) const fn new() -> Self {
+        TaskList {
+            records: Vec::new(),
+            sweep_at: MIN_SWEEP,
+        }
+    }
+
+    pub(crate) fn push(&mut self, record: Arc<TaskRecord>) {
+        if self.records.len() >= self.sweep_at {
+            self.records.retain(|record| !record.is_settled());
+            self.sweep_at = (self.records.len() * 2).max(MIN_SWEEP);
+        }
+        self.records.push(record);
+    }
+
+    /// The tasks that have not settled, in spawn order.
+    pub(crate) fn live(&self) -> impl Iterator<Item = &Arc<TaskRecord>> {
+        self.records.iter().filter(|record| !record.is_settled())
+    }
+}
