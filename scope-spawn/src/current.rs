@@ -1,32 +1,95 @@
-//! The task-local that makes [`Scope::current`](crate::Scope::current) work, and
-//! the future that sets it.
+//! What makes [`Scope::current`](crate::Scope::current) work: a thread-local
+//! that holds the scope of the task (or [`InScope`] future, or closure) being
+//! run on this thread, and [`enter`], which moves a scope into it for the
+//! length of one poll and back out again.
+//!
+//! This is what `tokio::task_local!` does, with one difference that matters on
+//! the spawn path: the scope is *moved* in and out (a pointer swap), so a task
+//! needs no clone of its scope for the task-local besides the one it already
+//! carries, and no reference count is touched per poll.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
-use tokio::task::futures::TaskLocalFuture;
 
 use crate::Scope;
 
-tokio::task_local! {
-    pub(crate) static CURRENT: Scope;
+thread_local! {
+    static CURRENT: Cell<Option<Scope>> = const { Cell::new(None) };
+}
+
+/// The current scope, if any.
+pub(crate) fn current() -> Option<Scope> {
+    CURRENT
+        .try_with(|current| {
+            let scope = current.take();
+            let clone = scope.clone();
+            current.set(scope);
+            clone
+        })
+        .ok()
+        .flatten()
+}
+
+/// Runs `f` with the scope in `slot` as the current scope. The scope is moved
+/// into the thread-local and back into `slot` when `f` returns or unwinds;
+/// meanwhile `slot` is `None`. With no scope in `slot`, `f` runs with no
+/// current scope. (If the thread-local is gone — the thread is exiting — `f`
+/// runs without it.)
+pub(crate) fn enter<R>(slot: &mut Option<Scope>, f: impl FnOnce() -> R) -> R {
+    struct Leave<'a> {
+        slot: &'a mut Option<Scope>,
+        outer: Option<Scope>,
+    }
+
+    impl Drop for Leave<'_> {
+        fn drop(&mut self) {
+            let outer = self.outer.take();
+            if let Ok(scope) = CURRENT.try_with(|current| current.replace(outer)) {
+                *self.slot = scope;
+            }
+        }
+    }
+
+    match CURRENT.try_with(|current| current.replace(slot.take())) {
+        Ok(outer) => {
+            let _leave = Leave { slot, outer };
+            f()
+        }
+        Err(_) => f(),
+    }
 }
 
 pin_project! {
     /// Future for [`Scope::in_scope`](crate::Scope::in_scope): runs the inner
-    /// future with a scope as [`Scope::current`](crate::Scope::current).
+    /// future with a scope as [`Scope::current`](crate::Scope::current), also
+    /// while the inner future is dropped.
     #[must_use = "futures do nothing unless polled"]
     pub struct InScope<F> {
+        scope: Option<Scope>,
         #[pin]
-        inner: TaskLocalFuture<Scope, F>,
+        inner: Option<F>,
+    }
+
+    impl<F> PinnedDrop for InScope<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            if this.inner.is_some() {
+                enter(this.scope, || this.inner.set(None));
+            }
+        }
     }
 }
 
 impl<F> InScope<F> {
-    pub(crate) fn new(inner: TaskLocalFuture<Scope, F>) -> Self {
-        InScope { inner }
+    pub(crate) fn new(scope: Scope, inner: F) -> Self {
+        InScope {
+            scope: Some(scope),
+            inner: Some(inner),
+        }
     }
 }
 
@@ -35,7 +98,12 @@ impl<F: Future> Future for InScope<F> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.project().inner.poll(cx)
+        let this = self.project();
+        let mut inner = this.inner;
+        enter(this.scope, || match inner.as_mut().as_pin_mut() {
+            Some(inner) => inner.poll(cx),
+            None => panic!("scope-spawn: InScope polled after completion"),
+        })
     }
 }
 

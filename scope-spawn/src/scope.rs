@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::books::{Holds, TaskList};
-use crate::current::CURRENT;
+use crate::current;
 use crate::limit::Limiter;
 use crate::sync::AtomicBool;
 use crate::task::{CatchUnwind, TaskRecord, panic_message};
@@ -90,36 +90,42 @@ pub struct Scope {
     pub(crate) inner: Arc<ScopeInner>,
 }
 
+// The layout is fixed (`repr(C)`) for the spawn path: what a spawn and a
+// settling task both write — the `Arc`'s count, just before these fields, and
+// `holds` — and the flags they read share the first cache line; the task list's
+// lock, which only spawners take, comes last, lines away, so that a task
+// settling on one worker does not steal it from a spawner on the other.
+#[repr(C)]
 pub(crate) struct ScopeInner {
-    pub(crate) id: ScopeId,
-    pub(crate) name: Name,
-    pub(crate) parent: Option<Scope>,
+    /// Who holds the scope: its guard, its live tasks, its active children.
+    pub(crate) holds: Holds,
     /// Set once the scope or an ancestor is cancelled. Cancellation aborts the
     /// scope's tasks (like `JoinSet::abort_all`), so tasks need no waiter.
     pub(crate) cancelled: AtomicBool,
+    /// A shutdown's deadline has passed: tasks attached from now on are aborted.
+    pub(crate) aborting: AtomicBool,
+    shutting_down: AtomicBool,
+    timer_pending: AtomicBool,
+    /// Whether the scope has joined its parent's tree (see [`Scope::activate`]).
+    activation: AtomicU8,
+    pub(crate) policy: Policy,
+    pub(crate) parent: Option<Scope>,
+    pub(crate) limiter: Option<Limiter>,
+    /// This scope's own deadline, when it needs a timer of its own (it is
+    /// earlier than every ancestor's). The timer is armed on first use.
+    timer: Option<Instant>,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) id: ScopeId,
+    pub(crate) name: Name,
+    pub(crate) created: Instant,
     /// For `token()` and `cancelled()`: created on demand, cancelled with the
     /// scope, a child of the parent's.
     token: OnceLock<CancellationToken>,
     reason: OnceLock<CancelReason>,
-    pub(crate) deadline: Option<Instant>,
-    /// This scope's own deadline, when it needs a timer of its own (it is
-    /// earlier than every ancestor's). The timer is armed on first use.
-    timer: Option<Instant>,
-    timer_pending: AtomicBool,
-    pub(crate) policy: Policy,
-    pub(crate) limiter: Option<Limiter>,
-    pub(crate) created: Instant,
-    /// Who holds the scope: its guard, its live tasks, its active children.
-    pub(crate) holds: Holds,
-    /// Whether the scope has joined its parent's tree (see [`Scope::activate`]).
-    activation: AtomicU8,
+    pub(crate) state: Mutex<State>,
     /// The tasks, in spawn order. Only spawners, cancellation and
     /// introspection take this lock; a settling task does not.
     tasks: Mutex<TaskList>,
-    pub(crate) state: Mutex<State>,
-    shutting_down: AtomicBool,
-    /// A shutdown's deadline has passed: tasks attached from now on are aborted.
-    pub(crate) aborting: AtomicBool,
 }
 
 #[derive(Default)]
@@ -420,7 +426,7 @@ impl Scope {
     /// handler, or request under the tower layer) this code runs in, or `None`
     /// outside any scope — including outside any runtime.
     pub fn current() -> Option<Scope> {
-        CURRENT.try_with(Scope::clone).ok()
+        current::current()
     }
 
     /// The process-wide root scope, for work spawned outside any scope. It is
@@ -773,12 +779,12 @@ impl Scope {
     /// Runs `future` with this scope as [`Scope::current`], without spawning it.
     /// Tasks spawned with the `scope_spawn!` family inside it land in this scope.
     pub fn in_scope<F: Future>(&self, future: F) -> InScope<F> {
-        InScope::new(CURRENT.scope(self.clone(), future))
+        InScope::new(self.clone(), future)
     }
 
     /// Runs the closure with this scope as [`Scope::current`].
     pub fn in_scope_sync<R>(&self, f: impl FnOnce() -> R) -> R {
-        CURRENT.sync_scope(self.clone(), f)
+        current::enter(&mut Some(self.clone()), f)
     }
 }
 

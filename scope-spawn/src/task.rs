@@ -16,7 +16,7 @@ use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::{Instant, Sleep};
 use tracing::Instrument;
 
-use crate::current::CURRENT;
+use crate::current;
 use crate::gate::AbortSlot;
 use crate::limit::Permit;
 use crate::scope::Name;
@@ -149,7 +149,9 @@ type Hooks = Box<dyn FnOnce(bool) + Send + 'static>;
 /// finished, was aborted or cancelled, or never started) takes the task off
 /// the books.
 pub(crate) struct Admission {
-    pub(crate) scope: Scope,
+    /// The task's scope. `None` only while the task is being polled: then it
+    /// is the current scope (see [`current::enter`]).
+    scope: Option<Scope>,
     pub(crate) record: Arc<TaskRecord>,
     permit: Permit,
     hooks: Option<Hooks>,
@@ -197,7 +199,7 @@ impl Scope {
         });
         self.inner.lock_tasks().push(Arc::clone(&record));
         Ok(Admission {
-            scope: self.clone(),
+            scope: Some(self.clone()),
             record,
             permit,
             hooks: None,
@@ -221,20 +223,35 @@ impl Scope {
 }
 
 impl Admission {
-    fn span(&self) -> tracing::Span {
+    fn scope(&self) -> &Scope {
+        self.scope
+            .as_ref()
+            .expect("scope-spawn: a task's scope is only lent out while it is polled")
+    }
+
+    /// The task's span: `scope_task` when it is enabled, else the caller's
+    /// span, or `None` when neither is (no subscriber), which spares the task
+    /// the span's size and its enter and exit on every poll.
+    fn span(&self) -> Option<Box<tracing::Span>> {
+        let scope = &self.scope().inner;
         let span = tracing::debug_span!(
             "scope_task",
             task.name = self.record.name.as_deref().unwrap_or(""),
             task.id = self.record.id.0,
-            scope.name = &*self.scope.inner.name,
-            scope.id = self.scope.inner.id.as_u64(),
+            scope.name = &*scope.name,
+            scope.id = scope.id.as_u64(),
         );
-        // When the task span is filtered out, still carry the caller's span.
-        if span.is_disabled() {
+        let span = if span.is_disabled() {
             tracing::Span::current()
         } else {
             span
-        }
+        };
+        (!span.is_none()).then(|| Box::new(span))
+    }
+
+    /// The task's span, for blocking closures.
+    fn plain_span(&self) -> tracing::Span {
+        self.span().map_or_else(tracing::Span::none, |span| *span)
     }
 
     /// Waits for a slot of the scope's limit. (A cancelled scope aborts the
@@ -261,7 +278,7 @@ impl Admission {
         };
         self.outcome = state;
         if let Some(kind) = kind {
-            self.scope.report_failure(TaskFailure {
+            self.scope().report_failure(TaskFailure {
                 id: self.record.id,
                 name: self.record.name.clone(),
                 kind,
@@ -275,15 +292,20 @@ impl Admission {
 
 impl Drop for Admission {
     fn drop(&mut self) {
+        let Some(scope) = self.scope.take() else {
+            // Only if the scope was lost while lent out, which the thread-local
+            // never does while the thread runs tasks.
+            return;
+        };
         if self.outcome == UNSETTLED {
             // Dropped without settling: stopped by its scope's cancellation, or
             // aborted (by its handle, or at a shutdown deadline).
             let cancelled = !self.record.guarded
-                && !self.scope.inner.aborting.load(Ordering::SeqCst)
-                && self.scope.inner.cancelled.load(Ordering::SeqCst);
+                && !scope.inner.aborting.load(Ordering::SeqCst)
+                && scope.inner.cancelled.load(Ordering::SeqCst);
             self.outcome = if cancelled { CANCELLED } else { ABORTED };
             if cancelled {
-                if let TaskError::Cancelled(reason) = self.scope.cancelled_error() {
+                if let TaskError::Cancelled(reason) = scope.cancelled_error() {
                     let _ = self.record.cancelled.set(reason);
                 }
             }
@@ -295,24 +317,40 @@ impl Drop for Admission {
         // off the books (`live_tasks`, snapshots), which is what `shutdown`
         // waits for; then it stops holding the scope, which `join` waits for.
         self.record.state.store(self.outcome, Ordering::Release);
-        self.scope.uncount();
+        scope.uncount();
         crate::shutdown::task_settled();
     }
 }
 
 pin_project! {
     /// The future every async task runs: waits for a slot of the limit, then
-    /// runs the user's future, catching a panic and bounded by its timeout, and
-    /// settles. Cancellation needs no branch here: it aborts the task.
+    /// runs the user's future in its scope and span, catching a panic and
+    /// bounded by its timeout, and settles. Cancellation needs no branch here:
+    /// it aborts the task.
     struct TaskFuture<F: Future> {
+        // `None` once dropped (see `PinnedDrop`).
         #[pin]
-        future: CatchUnwind<F>,
+        future: Option<CatchUnwind<F>>,
+        span: Option<Box<tracing::Span>>,
         // The timeout bounds the run, not the wait for a slot: its timer is
         // armed when the task starts running.
         timeout: Option<Duration>,
         sleep: Option<Pin<Box<Sleep>>>,
         admission: Option<Admission>,
         classify: fn(&F::Output) -> Option<String>,
+    }
+
+    impl<F: Future> PinnedDrop for TaskFuture<F> {
+        // A task stopped before it finished drops its future in its scope and
+        // span, as it polled it, and only then settles (`Admission::drop`).
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            let mut future = this.future;
+            if let Some(admission) = this.admission.as_mut() {
+                let _entered = this.span.as_deref().map(tracing::Span::enter);
+                current::enter(&mut admission.scope, || future.set(None));
+            }
+        }
     }
 }
 
@@ -325,13 +363,21 @@ impl<F: Future> Future for TaskFuture<F> {
             .admission
             .as_mut()
             .expect("scope-spawn: task polled after completion");
+        let _entered = this.span.as_deref().map(tracing::Span::enter);
         std::task::ready!(admission.poll_acquire(cx));
         if let Some(timeout) = this.timeout.take() {
             *this.sleep = Instant::now()
                 .checked_add(timeout)
                 .map(|at| Box::pin(tokio::time::sleep_until(at)));
         }
-        let out = match this.future.poll(cx) {
+        let future = this.future;
+        let polled = current::enter(&mut admission.scope, || {
+            future
+                .as_pin_mut()
+                .expect("scope-spawn: task polled after completion")
+                .poll(cx)
+        });
+        let out = match polled {
             Poll::Ready(Ok(out)) => Ok(out),
             Poll::Ready(Err(payload)) => Err(TaskError::Panicked(panic_message(&*payload))),
             Poll::Pending => {
@@ -548,14 +594,15 @@ impl Scope {
         let record = Arc::clone(&admission.record);
         let span = admission.span();
         let task = TaskFuture {
-            future: CatchUnwind::new(future),
+            future: Some(CatchUnwind::new(future)),
+            span,
             timeout: options.timeout,
             sleep: None,
             admission: Some(admission),
             classify,
         };
         Ok(Prepared {
-            future: CURRENT.scope(self.clone(), task).instrument(span),
+            future: task,
             attach: Attach {
                 record,
                 scope: self,
@@ -573,7 +620,7 @@ impl Scope {
             Ok(admission) => admission,
             Err(err) => return TaskHandle::refused(err, options.name),
         };
-        let span = admission.span();
+        let span = admission.plain_span();
         let context = options.context;
         let attach = Attach {
             record: Arc::clone(&admission.record),
@@ -599,7 +646,7 @@ impl Scope {
         T: Send + 'static,
     {
         let admission = self.admit(options, true)?;
-        let span = admission.span();
+        let span = admission.plain_span();
         let record = Arc::clone(&admission.record);
         Ok(Prepared {
             future: blocking_task(admission, options.context, f).instrument(span),
@@ -625,7 +672,7 @@ where
 }
 
 fn run_blocking<F, T>(
-    admission: Admission,
+    mut admission: Admission,
     span: tracing::Span,
     context: bool,
     f: F,
@@ -634,10 +681,9 @@ where
     F: FnOnce() -> T,
 {
     let _entered = span.enter();
-    let scope = admission.scope.clone();
     let out = std::panic::catch_unwind(AssertUnwindSafe(|| {
         if context {
-            CURRENT.sync_scope(scope, f)
+            current::enter(&mut admission.scope, f)
         } else {
             f()
         }
