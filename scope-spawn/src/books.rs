@@ -1,16 +1,18 @@
 //! A scope's books: what keeps it alive and what it waits for ([`Holds`]),
-//! and its tasks in spawn order ([`TaskList`]).
+//! and its tasks and active children in the order they came ([`Ledger`]).
 //!
 //! Both are built for the spawn path: admitting a task costs one atomic
 //! increment and one push under a lock that only spawners take, and a task
 //! leaves the books with one atomic decrement — it never takes a lock, so the
 //! worker that runs a task does not fight the worker that spawns the next.
+//! Likewise a request scope that ends takes no lock of its server's root.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 
 use tokio::sync::Notify;
 
+use crate::scope::ScopeInner;
 use crate::task::TaskRecord;
 
 /// Someone waits for the count to reach zero (`join`, a finalizer runner):
@@ -117,36 +119,62 @@ impl Holds {
     }
 }
 
-/// A scope's task records in spawn order. Settled tasks are not removed one
-/// by one (that would put the list's lock on every task's way out); they are
-/// swept out when the list has doubled since the last sweep, so the list
-/// holds at most about twice the live tasks.
-pub(crate) struct TaskList {
-    records: Vec<Arc<TaskRecord>>,
+/// What a [`Ledger`] lists until it is gone.
+pub(crate) trait Entry {
+    fn is_gone(&self) -> bool;
+}
+
+/// A task has gone once it has settled.
+impl Entry for Arc<TaskRecord> {
+    fn is_gone(&self) -> bool {
+        self.is_settled()
+    }
+}
+
+/// A child scope has gone once it has ended.
+impl Entry for Weak<ScopeInner> {
+    fn is_gone(&self) -> bool {
+        self.upgrade().is_none_or(|child| child.holds.is_ended())
+    }
+}
+
+/// A list in the order of arrival — a scope's tasks, or its active children —
+/// from which gone entries are not removed one by one (that would put the
+/// list's lock on every task's and every request scope's way out): they are
+/// swept out when the list has doubled since the last sweep, so it holds at
+/// most about twice the live entries.
+pub(crate) struct Ledger<T> {
+    entries: Vec<T>,
     sweep_at: usize,
 }
 
 /// The smallest list that is swept.
 const MIN_SWEEP: usize = 32;
 
-impl TaskList {
+impl<T: Entry> Ledger<T> {
     pub(crate) const fn new() -> Self {
-        TaskList {
-            records: Vec::new(),
+        Ledger {
+            entries: Vec::new(),
             sweep_at: MIN_SWEEP,
         }
     }
 
-    pub(crate) fn push(&mut self, record: Arc<TaskRecord>) {
-        if self.records.len() >= self.sweep_at {
-            self.records.retain(|record| !record.is_settled());
-            self.sweep_at = (self.records.len() * 2).max(MIN_SWEEP);
+    pub(crate) fn push(&mut self, entry: T) {
+        if self.entries.len() >= self.sweep_at {
+            self.entries.retain(|entry| !entry.is_gone());
+            self.sweep_at = (self.entries.len() * 2).max(MIN_SWEEP);
         }
-        self.records.push(record);
+        self.entries.push(entry);
     }
 
-    /// The tasks that have not settled, in spawn order.
-    pub(crate) fn live(&self) -> impl Iterator<Item = &Arc<TaskRecord>> {
-        self.records.iter().filter(|record| !record.is_settled())
+    /// The entries that have not gone, in the order they came.
+    pub(crate) fn live(&self) -> impl Iterator<Item = &T> {
+        self.entries.iter().filter(|entry| !entry.is_gone())
+    }
+}
+
+impl<T: Entry> Default for Ledger<T> {
+    fn default() -> Self {
+        Self::new()
     }
 }

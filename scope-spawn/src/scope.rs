@@ -2,10 +2,8 @@
 
 use std::any::{Any, TypeId};
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -15,7 +13,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::books::{Holds, TaskList};
+use crate::books::{Holds, Ledger};
 use crate::current;
 use crate::limit::Limiter;
 use crate::sync::AtomicBool;
@@ -125,39 +123,18 @@ pub(crate) struct ScopeInner {
     pub(crate) state: Mutex<State>,
     /// The tasks, in spawn order. Only spawners, cancellation and
     /// introspection take this lock; a settling task does not.
-    tasks: Mutex<TaskList>,
+    tasks: Mutex<Ledger<Arc<TaskRecord>>>,
 }
 
 #[derive(Default)]
 pub(crate) struct State {
-    pub(crate) children: HashMap<ScopeId, Weak<ScopeInner>, BuildHasherDefault<IdHasher>>,
+    /// The active children (see [`Scope::activate`]).
+    children: Ledger<Weak<ScopeInner>>,
     context: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
     finalizers: Vec<Finalizer>,
     pub(crate) failures: Vec<TaskFailure>,
     /// The guard is gone: finalizers registered from now on run in the background.
     ending: bool,
-}
-
-/// Hashes the unique, sequential ids of tasks and scopes as they are: they
-/// need no protection against chosen keys, and the spawn path is hot.
-#[derive(Default)]
-pub(crate) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        // Spread the sequential ids over the table's high bits (Fibonacci hashing).
-        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = (self.0 << 8) | u64::from(byte);
-        }
-    }
-
-    fn write_u64(&mut self, id: u64) {
-        self.0 = id;
-    }
 }
 
 // `ScopeInner::activation` states.
@@ -175,7 +152,7 @@ impl ScopeInner {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub(crate) fn lock_tasks(&self) -> MutexGuard<'_, TaskList> {
+    pub(crate) fn lock_tasks(&self) -> MutexGuard<'_, Ledger<Arc<TaskRecord>>> {
         // Every critical section is a push, a sweep or a read.
         self.tasks
             .lock()
@@ -257,7 +234,7 @@ impl Scope {
             created: now,
             holds: Holds::new(!born_ended),
             activation: AtomicU8::new(IDLE),
-            tasks: Mutex::new(TaskList::new()),
+            tasks: Mutex::new(Ledger::new()),
             state: Mutex::new(State {
                 ending: born_ended,
                 ..State::default()
@@ -289,8 +266,8 @@ impl Scope {
     /// The scope has ended: it leaves its parent's tree.
     fn ended(&self) {
         if self.inner.activation.load(Ordering::Acquire) == ACTIVE {
+            // It stays in the parent's list of children until the next sweep.
             if let Some(parent) = &self.inner.parent {
-                parent.inner.lock_state().children.remove(&self.inner.id);
                 parent.uncount();
             }
         }
@@ -335,7 +312,7 @@ impl Scope {
             .inner
             .lock_state()
             .children
-            .insert(self.inner.id, Arc::downgrade(&self.inner));
+            .push(Arc::downgrade(&self.inner));
         // Read after registering: a concurrent cancellation of the parent
         // either finds this scope in its walk or is seen here.
         if parent.inner.cancelled.load(Ordering::SeqCst) {
@@ -513,7 +490,7 @@ impl Scope {
                 .inner
                 .lock_state()
                 .children
-                .values()
+                .live()
                 .filter_map(Weak::upgrade)
                 .collect();
             // A child whose flag was already claimed was cancelled first and
@@ -767,7 +744,7 @@ impl Scope {
         let state = self.inner.lock_state();
         let mut children: Vec<Scope> = state
             .children
-            .values()
+            .live()
             .filter_map(Weak::upgrade)
             .map(|inner| Scope { inner })
             .collect();

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -10,7 +11,7 @@ use http_body::Body;
 use pin_project_lite::pin_project;
 use scope_spawn::{CancelReason, InScope, ScopeGuard};
 
-use crate::ScopeBody;
+use crate::end::{AtResponse, ScopeEnd};
 
 pin_project! {
     /// Response future for [`ScopeSpawnService`](crate::ScopeSpawnService).
@@ -20,48 +21,43 @@ pin_project! {
     /// guard until the response is ready: then it ends the scope with
     /// [`CancelReason::Completed`] (also when the inner service returned an
     /// error), or, in [`until_body_end`](crate::ScopeSpawnLayer::until_body_end)
-    /// mode, hands the guard to the [`ScopeBody`]. Dropping the future first
-    /// ends the scope with [`CancelReason::Dropped`].
+    /// mode, hands the guard to the [`ScopeBody`](crate::ScopeBody). Dropping
+    /// the future first ends the scope with [`CancelReason::Dropped`].
     #[must_use = "futures do nothing unless polled"]
-    pub struct ResponseFuture<F> {
+    pub struct ResponseFuture<F, E = AtResponse> {
         // Declared first, so dropped first: the inner future goes before the
         // guard cancels the tasks it spawned.
         #[pin]
         inner: InScope<F>,
         guard: Option<ScopeGuard>,
-        until_body_end: bool,
+        end: PhantomData<E>,
     }
 }
 
-impl<F: Future> ResponseFuture<F> {
-    pub(crate) fn new(inner: F, guard: ScopeGuard, until_body_end: bool) -> Self {
+impl<F: Future, E> ResponseFuture<F, E> {
+    pub(crate) fn new(inner: F, guard: ScopeGuard) -> Self {
         ResponseFuture {
             inner: guard.in_scope(inner),
             guard: Some(guard),
-            until_body_end,
+            end: PhantomData,
         }
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F>
+impl<F, B, Err, E> Future for ResponseFuture<F, E>
 where
-    F: Future<Output = Result<Response<B>, E>>,
+    F: Future<Output = Result<Response<B>, Err>>,
     B: Body,
+    E: ScopeEnd,
 {
-    type Output = Result<Response<ScopeBody<B>>, E>;
+    type Output = Result<Response<E::Body<B>>, Err>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = ready!(this.inner.poll(cx));
         let guard = this.guard.take();
         Poll::Ready(match result {
-            Ok(response) if *this.until_body_end => {
-                Ok(response.map(|body| ScopeBody::from_parts(body, guard)))
-            }
-            Ok(response) => {
-                complete(guard);
-                Ok(response.map(ScopeBody::new))
-            }
+            Ok(response) => Ok(response.map(|body| E::finish(body, guard))),
             Err(err) => {
                 complete(guard);
                 Err(err)
@@ -70,18 +66,17 @@ where
     }
 }
 
-/// Ends the scope as completed (unless it was cancelled before).
 pub(crate) fn complete(guard: Option<ScopeGuard>) {
     if let Some(guard) = guard {
         guard.cancel_with(CancelReason::Completed);
     }
 }
 
-impl<F> fmt::Debug for ResponseFuture<F> {
+impl<F, E: ScopeEnd> fmt::Debug for ResponseFuture<F, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture")
             .field("guard", &self.guard)
-            .field("until_body_end", &self.until_body_end)
+            .field("until_body_end", &E::UNTIL_BODY_END)
             .finish_non_exhaustive()
     }
 }

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use scope_spawn::Scope;
 use tower_layer::Layer;
 
 use crate::ScopeSpawnService;
+use crate::end::{AtBodyEnd, AtResponse, ScopeEnd};
 
 /// A [`Layer`] that gives every request its own [`Scope`]; produces
 /// [`ScopeSpawnService`].
@@ -47,10 +49,10 @@ use crate::ScopeSpawnService;
 /// # let _ = layer;
 /// # }
 /// ```
-#[derive(Clone, Default)]
 #[must_use = "a layer does nothing until it wraps a service"]
-pub struct ScopeSpawnLayer {
+pub struct ScopeSpawnLayer<E = AtResponse> {
     pub(crate) config: Arc<Config>,
+    end: PhantomData<E>,
 }
 
 /// Everything the layer knows, shared by every service it makes.
@@ -61,7 +63,6 @@ pub(crate) struct Config {
     pub(crate) max_tasks: Option<usize>,
     pub(crate) max_queued: Option<usize>,
     pub(crate) naming: Naming,
-    pub(crate) until_body_end: bool,
 }
 
 type NameFn = dyn Fn(&Parts) -> Cow<'static, str> + Send + Sync + 'static;
@@ -88,9 +89,29 @@ impl ScopeSpawnLayer {
     /// [`Scope::global`], without timeout or task limit, ending when the
     /// response is ready.
     pub fn new() -> Self {
-        Self::default()
+        ScopeSpawnLayer {
+            config: Arc::default(),
+            end: PhantomData,
+        }
     }
+}
 
+impl Default for ScopeSpawnLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E> Clone for ScopeSpawnLayer<E> {
+    fn clone(&self) -> Self {
+        ScopeSpawnLayer {
+            config: Arc::clone(&self.config),
+            end: PhantomData,
+        }
+    }
+}
+
+impl<E: ScopeEnd> ScopeSpawnLayer<E> {
     fn config_mut(&mut self) -> &mut Config {
         Arc::make_mut(&mut self.config)
     }
@@ -205,21 +226,26 @@ impl ScopeSpawnLayer {
     /// error. Use it for streaming responses (SSE, chunked downloads) whose
     /// frames come from tasks spawned by the handler: they run exactly as long
     /// as the stream.
-    pub fn until_body_end(mut self) -> Self {
-        self.config_mut().until_body_end = true;
-        self
+    ///
+    /// The responses' body type becomes [`ScopeBody<B>`](crate::ScopeBody);
+    /// by default it is the inner service's own.
+    pub fn until_body_end(self) -> ScopeSpawnLayer<AtBodyEnd> {
+        ScopeSpawnLayer {
+            config: self.config,
+            end: PhantomData,
+        }
     }
 }
 
-impl<S> Layer<S> for ScopeSpawnLayer {
-    type Service = ScopeSpawnService<S>;
+impl<S, E: ScopeEnd> Layer<S> for ScopeSpawnLayer<E> {
+    type Service = ScopeSpawnService<S, E>;
 
     fn layer(&self, inner: S) -> Self::Service {
         ScopeSpawnService::from_config(inner, Arc::clone(&self.config))
     }
 }
 
-impl fmt::Debug for ScopeSpawnLayer {
+impl<E: ScopeEnd> fmt::Debug for ScopeSpawnLayer<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ScopeSpawnLayer")
             .field("parent", &self.config.parent)
@@ -227,7 +253,7 @@ impl fmt::Debug for ScopeSpawnLayer {
             .field("max_tasks", &self.config.max_tasks)
             .field("max_queued", &self.config.max_queued)
             .field("name", &self.config.naming)
-            .field("until_body_end", &self.config.until_body_end)
+            .field("until_body_end", &E::UNTIL_BODY_END)
             .finish()
     }
 }
@@ -240,7 +266,6 @@ impl fmt::Debug for Config {
             .field("max_tasks", &self.max_tasks)
             .field("max_queued", &self.max_queued)
             .field("name", &self.naming)
-            .field("until_body_end", &self.until_body_end)
             .finish()
     }
 }

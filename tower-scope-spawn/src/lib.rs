@@ -108,6 +108,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
+mod end;
 mod future;
 mod layer;
 mod service;
@@ -117,6 +118,7 @@ mod service;
 pub mod snapshot;
 
 pub use body::ScopeBody;
+pub use end::{AtBodyEnd, AtResponse, ScopeEnd};
 pub use future::ResponseFuture;
 pub use layer::ScopeSpawnLayer;
 pub use service::ScopeSpawnService;

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -11,15 +12,18 @@ use scope_spawn::Scope;
 use tower_service::Service;
 
 use crate::ScopeSpawnLayer;
+use crate::end::{AtResponse, ScopeEnd};
 use crate::future::ResponseFuture;
 use crate::layer::{Config, Naming};
 
 /// Middleware that gives every request its own [`Scope`]; see
 /// [`ScopeSpawnLayer`] for what it does and how to configure it.
 ///
-/// The response body is wrapped in a [`ScopeBody`](crate::ScopeBody), which
-/// carries the scope's guard in [`until_body_end`](ScopeSpawnLayer::until_body_end)
-/// mode and is a plain pass-through otherwise.
+/// `E` says when the request scope ends: by default ([`AtResponse`]) when
+/// the response is ready, and the response body is the inner service's;
+/// with [`until_body_end`](ScopeSpawnLayer::until_body_end)
+/// ([`AtBodyEnd`](crate::AtBodyEnd)) when the body has been sent, and the
+/// body is a [`ScopeBody`](crate::ScopeBody) that owns the scope's guard.
 ///
 /// # Examples
 ///
@@ -43,29 +47,45 @@ use crate::layer::{Config, Naming};
 ///
 /// let request = Request::get("/answer").body(()).unwrap();
 /// let response = service.oneshot(request).await.unwrap();
-/// assert_eq!(response.into_body().into_inner(), "GET /answer says 42");
+/// assert_eq!(response.into_body(), "GET /answer says 42");
 /// # }
 /// ```
-#[derive(Clone)]
-pub struct ScopeSpawnService<S> {
+pub struct ScopeSpawnService<S, E = AtResponse> {
     inner: S,
     config: Arc<Config>,
+    end: PhantomData<E>,
+}
+
+impl<S: Clone, E> Clone for ScopeSpawnService<S, E> {
+    fn clone(&self) -> Self {
+        ScopeSpawnService {
+            inner: self.inner.clone(),
+            config: Arc::clone(&self.config),
+            end: PhantomData,
+        }
+    }
 }
 
 impl<S> ScopeSpawnService<S> {
-    /// Wraps `inner` with the default configuration (see [`ScopeSpawnLayer::new`]).
-    pub fn new(inner: S) -> Self {
-        Self::from_config(inner, Arc::default())
-    }
-
-    pub(crate) fn from_config(inner: S, config: Arc<Config>) -> Self {
-        ScopeSpawnService { inner, config }
-    }
-
     /// A [`ScopeSpawnLayer`] with the default configuration, to configure and
     /// wrap services with.
     pub fn layer() -> ScopeSpawnLayer {
         ScopeSpawnLayer::new()
+    }
+
+    /// Wraps `inner` with the default configuration (see [`ScopeSpawnLayer::new`]).
+    pub fn new(inner: S) -> Self {
+        Self::from_config(inner, Arc::default())
+    }
+}
+
+impl<S, E> ScopeSpawnService<S, E> {
+    pub(crate) fn from_config(inner: S, config: Arc<Config>) -> Self {
+        ScopeSpawnService {
+            inner,
+            config,
+            end: PhantomData,
+        }
     }
 
     /// A reference to the inner service.
@@ -84,14 +104,15 @@ impl<S> ScopeSpawnService<S> {
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ScopeSpawnService<S>
+impl<S, E, ReqBody, ResBody> Service<Request<ReqBody>> for ScopeSpawnService<S, E>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: Body,
+    E: ScopeEnd,
 {
-    type Response = Response<crate::ScopeBody<ResBody>>;
+    type Response = Response<E::Body<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, E>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -122,7 +143,7 @@ where
         req.extensions_mut().insert(Scope::clone(&guard));
         let inner = &mut self.inner;
         let future = guard.in_scope_sync(|| inner.call(req));
-        ResponseFuture::new(future, guard, config.until_body_end)
+        ResponseFuture::new(future, guard)
     }
 }
 
@@ -147,11 +168,12 @@ fn scope_name<B>(naming: &Naming, req: Request<B>) -> (Cow<'static, str>, Reques
     }
 }
 
-impl<S: fmt::Debug> fmt::Debug for ScopeSpawnService<S> {
+impl<S: fmt::Debug, E: ScopeEnd> fmt::Debug for ScopeSpawnService<S, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ScopeSpawnService")
             .field("inner", &self.inner)
             .field("config", &self.config)
+            .field("until_body_end", &E::UNTIL_BODY_END)
             .finish()
     }
 }

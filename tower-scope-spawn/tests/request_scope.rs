@@ -49,7 +49,7 @@ async fn the_request_scope_is_in_the_extensions_and_current_in_the_call_and_the_
         }
     }));
     let response = service.oneshot(request("/")).await.unwrap();
-    assert_eq!(response.into_body().into_inner(), "checked");
+    assert_eq!(response.into_body(), "checked");
 }
 
 #[tokio::test]
@@ -149,7 +149,7 @@ async fn tasks_live_until_the_response_is_ready_then_end_with_completed() {
     respond.send(()).unwrap();
     let response = call.await.unwrap().unwrap();
     assert_eq!(scope.cancel_reason(), Some(CancelReason::Completed));
-    assert_eq!(response.into_body().into_inner(), "done");
+    assert_eq!(response.into_body(), "done");
     assert_eq!(
         watcher.await,
         Err(TaskError::Cancelled(CancelReason::Completed))
@@ -216,7 +216,7 @@ async fn the_timeout_cancels_the_request_tasks_with_deadline_exceeded() {
             }));
     let response = service.oneshot(request("/")).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.into_body().into_inner(), "Some(DeadlineExceeded)");
+    assert_eq!(response.into_body(), "Some(DeadlineExceeded)");
     let watcher = rx.recv().await.unwrap();
     assert_eq!(
         watcher.await,
@@ -301,7 +301,7 @@ async fn a_request_after_the_parent_was_cancelled_gets_a_cancelled_scope() {
                 async { ok("still answered") }
             }));
     let response = service.oneshot(request("/")).await.unwrap();
-    assert_eq!(response.into_body().into_inner(), "still answered");
+    assert_eq!(response.into_body(), "still answered");
     assert_eq!(
         rx.recv().await.unwrap().await,
         Err(TaskError::Cancelled(CancelReason::ParentCancelled))

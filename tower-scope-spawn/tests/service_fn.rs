@@ -48,7 +48,7 @@ async fn scope_spawn_in_a_service_fn_lands_in_the_request_scope() {
         .oneshot(Request::get("/answer").body(String::new()).unwrap())
         .await
         .unwrap();
-    assert_eq!(response.into_body().into_inner(), "42 in GET /answer");
+    assert_eq!(response.into_body(), "42 in GET /answer");
 
     let (watcher, task_scope) = rx.recv().await.unwrap();
     let task_scope = task_scope.expect("tasks run in their scope");
@@ -77,5 +77,5 @@ async fn scope_current_in_a_service_fn_spawns_into_the_request_scope() {
             Ok::<_, Infallible>(Response::new(name))
         }));
     let response = service.oneshot(Request::new(())).await.unwrap();
-    assert_eq!(response.into_body().into_inner(), "rpc");
+    assert_eq!(response.into_body(), "rpc");
 }

@@ -17,7 +17,7 @@ use http_body_util::BodyExt;
 use http_body_util::channel::Channel;
 use scope_spawn::{CancelReason, Scope, ScopeGuard, TaskError, TaskHandle};
 use tokio::sync::mpsc;
-use tower_scope_spawn::ScopeSpawnLayer;
+use tower_scope_spawn::{ScopeEnd, ScopeSpawnLayer};
 
 struct Streaming {
     scope: Scope,
@@ -60,13 +60,17 @@ async fn stream(State(probe): State<Probe>, scope: Scope) -> Body {
 }
 
 /// Serves `/stream` behind `layer`, each request a child of a server root.
-async fn start(
-    layer: ScopeSpawnLayer,
+async fn start<E>(
+    layer: ScopeSpawnLayer<E>,
 ) -> (
     common::TestServer,
     ScopeGuard,
     mpsc::UnboundedReceiver<Streaming>,
-) {
+)
+where
+    E: ScopeEnd,
+    E::Body<Body>: Send + 'static,
+{
     let root = Scope::builder().name("server").build();
     let (probe, streams) = mpsc::unbounded_channel();
     let app = Router::new()
