@@ -115,7 +115,10 @@ pub(crate) struct ScopeInner {
     pub(crate) deadline: Option<Instant>,
     pub(crate) id: ScopeId,
     pub(crate) name: Name,
-    pub(crate) created: Instant,
+    /// When a root scope was created. A child's starts its life in the tree
+    /// when it is activated (`State::activated`): before that it costs not
+    /// even a clock read.
+    created: Option<Instant>,
     /// For `token()` and `cancelled()`: created on demand, cancelled with the
     /// scope, a child of the parent's.
     token: OnceLock<CancellationToken>,
@@ -130,6 +133,8 @@ pub(crate) struct ScopeInner {
 pub(crate) struct State {
     /// The active children (see [`Scope::activate`]).
     children: Ledger<Weak<ScopeInner>>,
+    /// When the scope was activated (see [`Scope::activate`]).
+    activated: Option<Instant>,
     context: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
     finalizers: Vec<Finalizer>,
     pub(crate) failures: Vec<TaskFailure>,
@@ -207,8 +212,8 @@ impl Scope {
             policy,
             parent,
         } = settings;
-        let now = Instant::now();
-        let own_deadline = timeout.and_then(|t| now.checked_add(t));
+        let now = (timeout.is_some() || parent.is_none()).then(Instant::now);
+        let own_deadline = timeout.and_then(|t| now?.checked_add(t));
         let parent_deadline = parent.as_ref().and_then(Scope::deadline);
         let deadline = match (own_deadline, parent_deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -217,6 +222,7 @@ impl Scope {
         let id = ScopeId::next();
         // A child of an ended scope is born ended: it refuses every spawn.
         let born_ended = parent.as_ref().is_some_and(Scope::is_ended);
+        let root = parent.is_none();
         let inner = Arc::new(ScopeInner {
             id,
             name,
@@ -231,7 +237,7 @@ impl Scope {
             timer_pending: AtomicBool::new(true),
             policy,
             limiter: limit.map(|limit| Limiter::new(limit, queue_limit)),
-            created: now,
+            created: now.filter(|_| root),
             holds: Holds::new(!born_ended),
             activation: AtomicU8::new(IDLE),
             tasks: Mutex::new(Ledger::new()),
@@ -293,7 +299,7 @@ impl Scope {
         }
         // Activations of one scope are serialized by its state lock (taken
         // before the parent's, never the other way round).
-        let _state = self.inner.lock_state();
+        let mut state = self.inner.lock_state();
         match self.inner.activation.load(Ordering::Acquire) {
             ACTIVE => return true,
             ORPHANED => return false,
@@ -319,8 +325,17 @@ impl Scope {
             let _ = self.inner.reason.set(CancelReason::ParentCancelled);
             self.inner.cancelled.store(true, Ordering::SeqCst);
         }
+        state.activated = Some(Instant::now());
         self.inner.activation.store(ACTIVE, Ordering::Release);
         true
+    }
+
+    /// When the scope was created (a root) or activated (a child); `None` for
+    /// a child that has never been used.
+    pub(crate) fn started(&self) -> Option<Instant> {
+        self.inner
+            .created
+            .or_else(|| self.inner.lock_state().activated)
     }
 
     /// Whether an ancestor has been cancelled (an inactive scope is not reached

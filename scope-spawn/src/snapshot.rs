@@ -44,7 +44,9 @@ pub struct ScopeSnapshot {
     pub state: ScopeState,
     /// Why the scope was cancelled, if it was.
     pub cancel_reason: Option<CancelReason>,
-    /// Time since the scope was created.
+    /// Time since the scope was created — for a child scope, since it was
+    /// first used (its first task, child or finalizer): before that a child
+    /// costs nothing, not even a clock read, and its age is zero.
     pub age: Duration,
     /// Time left until the effective deadline, if there is one (zero once past).
     pub deadline_in: Option<Duration>,
@@ -123,7 +125,9 @@ impl Scope {
                 ScopeState::Running
             },
             cancel_reason,
-            age: now.saturating_duration_since(self.inner.created),
+            age: self.started().map_or(Duration::ZERO, |started| {
+                now.saturating_duration_since(started)
+            }),
             deadline_in: self.deadline().map(|d| d.saturating_duration_since(now)),
             live_tasks,
             tasks,

@@ -99,3 +99,18 @@ async fn a_snapshot_serializes_to_json() {
     assert_eq!(json["tasks"][0]["name"], "watcher");
     assert_eq!(json["live_tasks"], 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_child_scope_ages_from_its_first_use_and_a_root_from_its_creation() {
+    let root = Scope::builder().name("root").build();
+    let child = root.child();
+    tokio::time::advance(Duration::from_secs(2)).await;
+    assert_eq!(root.snapshot().age, Duration::from_secs(2));
+    assert_eq!(child.snapshot().age, Duration::ZERO, "never used yet");
+
+    let _task = child.spawn(pending::<()>());
+    tokio::time::advance(Duration::from_secs(3)).await;
+    assert_eq!(child.snapshot().age, Duration::from_secs(3));
+    assert_eq!(root.snapshot().children[0].age, Duration::from_secs(3));
+    assert_eq!(root.snapshot().age, Duration::from_secs(5));
+}
