@@ -86,8 +86,12 @@ pin_project! {
 
 impl<F> InScope<F> {
     pub(crate) fn new(scope: Scope, inner: F) -> Self {
+        Self::from_slot(Some(scope), inner)
+    }
+
+    pub(crate) fn from_slot(scope: Option<Scope>, inner: F) -> Self {
         InScope {
-            scope: Some(scope),
+            scope,
             inner: Some(inner),
         }
     }

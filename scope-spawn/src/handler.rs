@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::{Policy, Scope, ScopeBuilder, ScopeGuard, ScopeRun};
+use crate::{InScope, Policy, Scope, ScopeBuilder, ScopeGuard, ScopeRun};
 
 /// The scope `#[scoped]` injects: the request's scope if the tower layer put one
 /// in the request extensions, otherwise none yet. An axum extractor (with the
@@ -108,6 +108,6 @@ impl HandlerRun {
     /// Runs the handler body with its scope as [`Scope::current`], ending an
     /// owned scope when the body returns or is dropped.
     pub fn run<F: Future>(self, future: F) -> ScopeRun<F> {
-        ScopeRun::new(self.scope.in_scope(future), self.guard)
+        ScopeRun::new(InScope::new(self.scope, future), self.guard)
     }
 }

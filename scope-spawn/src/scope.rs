@@ -774,6 +774,33 @@ impl Scope {
         InScope::new(self.clone(), future)
     }
 
+    /// Calls `make` with this scope as [`Scope::current`], then runs the future
+    /// it returns in this scope too: for middleware whose inner service does
+    /// work both when called and in the future it returns. (The same as
+    /// `scope.in_scope(scope.in_scope_sync(make))`, with one clone of the scope
+    /// instead of two.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use scope_spawn::Scope;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let scope = Scope::new();
+    /// let future = scope.in_scope_with(|| {
+    ///     let called_in = Scope::current().unwrap().id();
+    ///     async move { (called_in, Scope::current().unwrap().id()) }
+    /// });
+    /// assert_eq!(future.await, (scope.id(), scope.id()));
+    /// # }
+    /// ```
+    pub fn in_scope_with<F: Future>(&self, make: impl FnOnce() -> F) -> InScope<F> {
+        let mut slot = Some(self.clone());
+        let future = current::enter(&mut slot, make);
+        InScope::from_slot(slot, future)
+    }
+
     /// Runs the closure with this scope as [`Scope::current`].
     pub fn in_scope_sync<R>(&self, f: impl FnOnce() -> R) -> R {
         current::enter(&mut Some(self.clone()), f)

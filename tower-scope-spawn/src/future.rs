@@ -35,9 +35,9 @@ pin_project! {
 }
 
 impl<F: Future, E> ResponseFuture<F, E> {
-    pub(crate) fn new(inner: F, guard: ScopeGuard) -> Self {
+    pub(crate) fn new(inner: InScope<F>, guard: ScopeGuard) -> Self {
         ResponseFuture {
-            inner: guard.in_scope(inner),
+            inner,
             guard: Some(guard),
             end: PhantomData,
         }

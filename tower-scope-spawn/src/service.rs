@@ -142,7 +142,7 @@ where
 
         req.extensions_mut().insert(Scope::clone(&guard));
         let inner = &mut self.inner;
-        let future = guard.in_scope_sync(|| inner.call(req));
+        let future = guard.in_scope_with(|| inner.call(req));
         ResponseFuture::new(future, guard)
     }
 }
