@@ -1,0 +1,158 @@
+//! Case 4 of BENCHMARKS.md again, measured in pairs: the same routers as
+//! `requests.rs`, but all on one runtime and interleaved — each round runs one
+//! batch of every variant, in an order that rotates from round to round — so
+//! that a slow stretch of the shared machine hits every variant alike. Each
+//! judged figure is the median over rounds of a ratio taken *within* a round.
+//!
+//! ```sh
+//! cargo bench -p tower-scope-spawn --bench requests_paired
+//! ```
+//!
+//! `SCOPE_SPAWN_BENCH_QUICK=1` runs 3 rounds of 100 requests (a smoke test).
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use scope_spawn::{Scope, scope_spawn, scoped};
+use tower::ServiceExt;
+use tower_http::timeout::TimeoutLayer;
+use tower_scope_spawn::ScopeSpawnLayer;
+
+const HELLO: &str = "Hello, World!";
+
+async fn hello() -> &'static str {
+    HELLO
+}
+
+#[scoped]
+async fn scoped_hello() -> &'static str {
+    HELLO
+}
+
+async fn hello_tokio_spawn() -> &'static str {
+    tokio::spawn(async { HELLO }).await.unwrap()
+}
+
+#[scoped]
+async fn scoped_hello_scope_spawn() -> &'static str {
+    scope_spawn!(async { HELLO }).await.unwrap()
+}
+
+/// Sends `n` requests one after another and reads every body.
+async fn batch(router: &Router, n: usize) -> Duration {
+    let started = Instant::now();
+    for _ in 0..n {
+        let request = Request::get("/").body(Body::empty()).unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = response.into_body().collect().await.unwrap();
+        assert_eq!(body.to_bytes().len(), HELLO.len());
+    }
+    started.elapsed()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    let quick =
+        std::env::var_os("SCOPE_SPAWN_BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0");
+    let (rounds, n) = if quick { (3, 100) } else { (1_000, 1_000) };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let root = Scope::builder().name("server").build();
+    let layer = ScopeSpawnLayer::new().parent(&root);
+    let timeout =
+        TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30));
+    let variants: Vec<(&str, Router)> = vec![
+        ("bare", Router::new().route("/", get(hello))),
+        (
+            "timeout_layer",
+            Router::new().route("/", get(hello)).layer(timeout),
+        ),
+        (
+            "scope_layer_scoped",
+            Router::new()
+                .route("/", get(scoped_hello))
+                .layer(layer.clone()),
+        ),
+        (
+            "tokio_spawn_bare",
+            Router::new().route("/", get(hello_tokio_spawn)),
+        ),
+        (
+            "scope_spawn_layer_scoped",
+            Router::new()
+                .route("/", get(scoped_hello_scope_spawn))
+                .layer(layer),
+        ),
+    ];
+    let times: Vec<Vec<f64>> = runtime.block_on(async move {
+        tokio::spawn(async move {
+            let mut times = vec![Vec::with_capacity(rounds); variants.len()];
+            // One warm-up batch of each.
+            for (_, router) in &variants {
+                batch(router, n).await;
+            }
+            for round in 0..rounds {
+                for k in 0..variants.len() {
+                    let i = (round + k) % variants.len();
+                    let elapsed = batch(&variants[i].1, n).await;
+                    times[i].push(elapsed.as_nanos() as f64 / n as f64);
+                }
+            }
+            times
+        })
+        .await
+        .unwrap()
+    });
+    drop(root);
+
+    let names = [
+        "bare",
+        "timeout_layer",
+        "scope_layer_scoped",
+        "tokio_spawn_bare",
+        "scope_spawn_layer_scoped",
+    ];
+    println!("requests_paired: {rounds} rounds of {n} requests per variant, interleaved");
+    println!("{:<26} {:>12} {:>12}", "variant", "median ns", "fastest ns");
+    for (name, t) in names.iter().zip(&times) {
+        let fastest = t.iter().copied().fold(f64::INFINITY, f64::min);
+        println!("{name:<26} {:>12.0} {:>12.0}", median(t.clone()), fastest);
+    }
+    let per_round = |f: &dyn Fn(usize) -> f64| median((0..times[0].len()).map(f).collect());
+    let [bare, timeout, scoped, tokio_spawn, scope_spawn] = [0, 1, 2, 3, 4].map(|i| &times[i]);
+    // Overheads: the median over rounds of the difference within a round.
+    let layer = per_round(&|r| scoped[r] - bare[r]);
+    let timeout_layer = per_round(&|r| timeout[r] - bare[r]);
+    let scope_spawn_increment = per_round(&|r| scope_spawn[r] - scoped[r]);
+    let tokio_spawn_increment = per_round(&|r| tokio_spawn[r] - bare[r]);
+    println!(
+        "overheads per request (median of within-round differences): layer+#[scoped] {layer:.0} ns, \
+         TimeoutLayer {timeout_layer:.0} ns, awaited scope_spawn! {scope_spawn_increment:.0} ns, \
+         awaited tokio::spawn {tokio_spawn_increment:.0} ns"
+    );
+    println!(
+        "layer+#[scoped] overhead / TimeoutLayer overhead: {:.2}x (target <= 1.0)",
+        layer / timeout_layer
+    );
+    println!(
+        "whole request, layer+#[scoped] / bare: {:.2}x (median of within-round ratios; target <= 1.25; TimeoutLayer {:.2}x)",
+        per_round(&|r| scoped[r] / bare[r]),
+        per_round(&|r| timeout[r] / bare[r]),
+    );
+    println!(
+        "awaited scope_spawn! increment / awaited tokio::spawn increment: {:.2}x (target <= 1.10)",
+        scope_spawn_increment / tokio_spawn_increment
+    );
+}
