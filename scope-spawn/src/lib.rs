@@ -103,6 +103,7 @@ mod current;
 mod error;
 mod gate;
 mod handler;
+mod id;
 mod limit;
 mod nursery;
 mod policy;

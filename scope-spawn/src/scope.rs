@@ -6,7 +6,7 @@ use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
@@ -35,8 +35,7 @@ pub struct ScopeId(u64);
 
 impl ScopeId {
     fn next() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        ScopeId(NEXT.fetch_add(1, Ordering::Relaxed))
+        ScopeId(crate::id::next_scope_id())
     }
 
     /// The id as a number.
