@@ -7,12 +7,10 @@
 //! worker that runs a task does not fight the worker that spawns the next.
 //! Likewise a request scope that ends takes no lock of its server's root.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
-use tokio::sync::Notify;
-
 use crate::scope::ScopeInner;
+use crate::sync::{AtomicU64, Notify, Ordering};
 use crate::task::TaskRecord;
 
 /// Someone waits for the count to reach zero (`join`, a finalizer runner):
@@ -49,10 +47,13 @@ impl Holds {
             if word & !WAITED == 0 {
                 return false;
             }
+            // Sequentially consistent, like `is_idle`: a cancellation that
+            // raises its flag and then finds the scope idle is ordered with a
+            // task that is counted and then reads the flag (see `gate`).
             match self.word.compare_exchange_weak(
                 word,
                 word + amount,
-                Ordering::AcqRel,
+                Ordering::SeqCst,
                 Ordering::Relaxed,
             ) {
                 Ok(_) => return true,
@@ -98,7 +99,7 @@ impl Holds {
 
     /// Whether no task or active child is counted.
     pub(crate) fn is_idle(&self) -> bool {
-        self.word.load(Ordering::Acquire) & COUNT == 0
+        self.word.load(Ordering::SeqCst) & COUNT == 0
     }
 
     /// Waits until no task or active child is counted. Tasks admitted while it
@@ -110,12 +111,98 @@ impl Holds {
             notified.as_mut().enable();
             // Raise the flag after enabling: a task that brings the count to
             // zero after this reads it and wakes us.
-            let word = self.word.fetch_or(WAITED, Ordering::AcqRel);
-            if word & COUNT == 0 {
+            if self.raise_waited() {
                 return;
             }
             notified.await;
         }
+    }
+
+    /// Raises the flag that someone waits; true if no task or active child
+    /// was counted then. Call it only with a notification enabled.
+    fn raise_waited(&self) -> bool {
+        self.word.fetch_or(WAITED, Ordering::AcqRel) & COUNT == 0
+    }
+}
+
+/// The idle wake-up under every interleaving loom can find: a waiter either
+/// sees no task counted, or the last task to leave wakes it.
+#[cfg(all(test, scope_spawn_loom))]
+mod loom_model {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    use super::*;
+    use crate::sync::Arc;
+
+    /// A waker that unparks a loom thread.
+    struct Unpark(loom::thread::Thread);
+
+    impl Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    /// Drives `future` on this loom thread, parking it while the future is
+    /// pending.
+    fn block_on<F: Future>(future: F) -> F::Output {
+        let waker = Waker::from(std::sync::Arc::new(Unpark(loom::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
+            }
+            loom::thread::park();
+        }
+    }
+
+    /// A scope kept by its guard, with two tasks that leave on their own
+    /// threads.
+    fn two_tasks_leaving() -> (Arc<Holds>, [loom::thread::JoinHandle<()>; 2]) {
+        let holds = Arc::new(Holds::new(true));
+        assert!(holds.try_count() && holds.try_count());
+        let leave = || {
+            let holds = Arc::clone(&holds);
+            loom::thread::spawn(move || assert!(!holds.uncount(), "the guard keeps the scope"))
+        };
+        let leaving = [leave(), leave()];
+        (holds, leaving)
+    }
+
+    #[test]
+    fn loom_a_waiter_is_woken_by_the_last_task_to_leave() {
+        loom::model(|| {
+            let (holds, leaving) = two_tasks_leaving();
+            // The steps of `idle`, one round.
+            let mut notified = pin!(holds.idle.notified());
+            notified.as_mut().enable();
+            let saw_idle = holds.raise_waited();
+            for task in leaving {
+                task.join().unwrap();
+            }
+            // Enabling again tells whether it has been notified since.
+            assert!(
+                saw_idle || notified.as_mut().enable(),
+                "the waiter saw tasks counted and was never woken"
+            );
+        });
+    }
+
+    /// `idle` itself: a lost wake-up leaves it asleep, which loom reports as
+    /// a deadlock.
+    #[test]
+    fn loom_idle_returns_once_the_last_task_has_left() {
+        loom::model(|| {
+            let (holds, leaving) = two_tasks_leaving();
+            block_on(holds.idle());
+            assert!(holds.is_idle());
+            for task in leaving {
+                task.join().unwrap();
+            }
+        });
     }
 }
 

@@ -76,8 +76,12 @@ impl fmt::Display for ScopeId {
 ///
 /// # Comparison to `CancellationToken` + `TaskTracker`
 ///
-/// A scope wraps exactly those two tokio-util primitives, and adds what the
-/// hand-made composition leaves out: ownership that a stray clone cannot end,
+/// A scope does the job of that pair — a shared cancellation signal and a
+/// count of live tasks to wait on — with bookkeeping of its own built for the
+/// spawn path (a task joins and leaves its scope without taking a lock, and
+/// cancellation aborts the tasks like `JoinSet::abort_all` instead of waking a
+/// waiter per task), and adds what the hand-made composition leaves out:
+/// ownership that a stray clone cannot end,
 /// a cancellation reason, panics that are reported instead of lost, deadlines,
 /// a concurrency limit, context and the tracing span carried into tasks,
 /// finalizers, `join` and `shutdown` with a deadline that really stops stragglers,
@@ -532,7 +536,8 @@ impl Scope {
 
     /// Aborts the live tasks that `which` selects, in spawn order: the order
     /// of tokio's own task list and of their allocations, so the aborts work
-    /// on warm memory (about a third faster on 100k tasks than in hash order).
+    /// on warm memory (about a third faster on 100k tasks than in random
+    /// order).
     fn abort_tasks(&self, which: impl Fn(&TaskRecord) -> bool) {
         for record in self.inner.lock_tasks().live() {
             if which(record) {

@@ -1,24 +1,27 @@
-//! The synchronization primitives the runtime's two hand-over protocols are
-//! built on — the limiter's slots (`limit.rs`) and the abort gate between
-//! spawning and cancelling (`gate.rs`): std's and tokio's, or loom's under
-//! `--cfg scope_spawn_loom`, where the loom models in those files check the
-//! protocols under every interleaving.
+//! The synchronization primitives the runtime's hand-over protocols are built
+//! on — the limiter's slots (`limit.rs`), the abort gate between spawning and
+//! cancelling (`gate.rs`) and the idle wake-up of a scope's holds
+//! (`books.rs`): std's and tokio's, or loom's under `--cfg scope_spawn_loom`,
+//! where the loom models in those files check the protocols under every
+//! interleaving.
 //!
 //! ```sh
 //! RUSTFLAGS="--cfg scope_spawn_loom" cargo test -p scope-spawn@0.2.0 --lib --release loom
 //! ```
 
 #[cfg(not(scope_spawn_loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, Ordering, fence};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 #[cfg(not(scope_spawn_loom))]
 pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
 #[cfg(not(scope_spawn_loom))]
-pub(crate) use tokio::sync::oneshot;
+pub(crate) use tokio::sync::{Notify, oneshot};
 
 #[cfg(scope_spawn_loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, Ordering, fence};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 #[cfg(scope_spawn_loom)]
 pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
+#[cfg(scope_spawn_loom)]
+pub(crate) use notify::Notify;
 
 /// A cell written once: `OnceLock`, or a loom mutex under loom.
 #[cfg(not(scope_spawn_loom))]
@@ -157,6 +160,92 @@ pub(crate) mod oneshot {
                 Poll::Ready(Err(RecvError))
             } else {
                 shared.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// A stand-in for tokio's `Notify` on loom's primitives, with the subset of
+/// its API that `Holds::idle` uses and only the promise the idle wake-up
+/// relies on: `notify_waiters` wakes the waiters enabled before it. Tokio
+/// promises more (a waiter receives it from the moment it is created), so a
+/// protocol that holds here holds with tokio's.
+#[cfg(scope_spawn_loom)]
+mod notify {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
+
+    use loom::sync::Mutex;
+
+    pub(crate) struct Notify(Mutex<Waiters>);
+
+    struct Waiters {
+        /// How many times `notify_waiters` has been called.
+        generation: u64,
+        wakers: Vec<Waker>,
+    }
+
+    /// A waiter: notified once the generation has moved since it was
+    /// enabled.
+    pub(crate) struct Notified<'a> {
+        notify: &'a Notify,
+        enabled_at: Option<u64>,
+    }
+
+    impl Notify {
+        /// Named after tokio's constructor, so that the call site is the same;
+        /// not `const` under loom.
+        pub(crate) fn const_new() -> Self {
+            Notify(Mutex::new(Waiters {
+                generation: 0,
+                wakers: Vec::new(),
+            }))
+        }
+
+        pub(crate) fn notified(&self) -> Notified<'_> {
+            Notified {
+                notify: self,
+                enabled_at: None,
+            }
+        }
+
+        /// Wakes every enabled waiter.
+        pub(crate) fn notify_waiters(&self) {
+            let wakers = {
+                let mut waiters = self.0.lock().unwrap();
+                waiters.generation += 1;
+                std::mem::take(&mut waiters.wakers)
+            };
+            for waker in wakers {
+                waker.wake();
+            }
+        }
+    }
+
+    impl Notified<'_> {
+        /// Enables the waiter, if it is not yet; true if it has been notified
+        /// since.
+        pub(crate) fn enable(self: Pin<&mut Self>) -> bool {
+            let this = self.get_mut();
+            let waiters = this.notify.0.lock().unwrap();
+            let enabled_at = *this.enabled_at.get_or_insert(waiters.generation);
+            waiters.generation != enabled_at
+        }
+    }
+
+    impl Future for Notified<'_> {
+        type Output = ();
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            let this = self.get_mut();
+            let mut waiters = this.notify.0.lock().unwrap();
+            let enabled_at = *this.enabled_at.get_or_insert(waiters.generation);
+            if waiters.generation != enabled_at {
+                Poll::Ready(())
+            } else {
+                waiters.wakers.push(cx.waker().clone());
                 Poll::Pending
             }
         }
