@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::name::ScopeName;
 use crate::scope::{Name, Settings};
 use crate::{Policy, Scope, ScopeGuard};
 
@@ -39,7 +40,7 @@ use crate::{Policy, Scope, ScopeGuard};
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct ScopeBuilder {
-    name: Option<Name>,
+    name: Option<ScopeName>,
     timeout: Option<Duration>,
     limit: Option<usize>,
     queue_limit: Option<usize>,
@@ -68,7 +69,25 @@ impl ScopeBuilder {
 
     /// Names the scope (a `&'static str` or an owned `String`).
     pub fn name(mut self, name: impl Into<Name>) -> Self {
-        self.name = Some(name.into());
+        self.name = Some(ScopeName::from(name.into()));
+        self
+    }
+
+    /// Names the scope from format arguments. A name of up to 38 bytes is
+    /// stored in the scope itself, without an allocation: for names made per
+    /// request, as the tower layer's `"{method} {path}"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use scope_spawn::Scope;
+    ///
+    /// let (method, path) = ("GET", "/users/7");
+    /// let request = Scope::builder().name_fmt(format_args!("{method} {path}")).build();
+    /// assert_eq!(request.name(), "GET /users/7");
+    /// ```
+    pub fn name_fmt(mut self, name: std::fmt::Arguments<'_>) -> Self {
+        self.name = Some(ScopeName::format(name));
         self
     }
 
@@ -128,7 +147,7 @@ impl ScopeBuilder {
     #[track_caller]
     pub fn build(self) -> ScopeGuard {
         Scope::build(Settings {
-            name: self.name.unwrap_or(Name::Borrowed("scope")),
+            name: self.name.unwrap_or(ScopeName::Cow(Name::Borrowed("scope"))),
             timeout: self.timeout,
             limit: self.limit,
             queue_limit: self.queue_limit,

@@ -105,6 +105,7 @@ mod gate;
 mod handler;
 mod id;
 mod limit;
+mod name;
 mod nursery;
 mod policy;
 mod reason;

@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Why a scope was cancelled. The first cause wins: once a scope has a reason,
 /// later cancellations do not change it.
@@ -56,5 +58,94 @@ impl fmt::Display for CancelReason {
             CancelReason::ParentCancelled => f.write_str("its parent scope was cancelled"),
             CancelReason::Shutdown => f.write_str("it was shut down"),
         }
+    }
+}
+
+/// A scope's cancel reason, recorded once: the first reason wins. A reason
+/// without data (the common ones: `Completed`, `Dropped`, `ParentCancelled`…)
+/// is recorded with one compare-and-swap of a code; one with data
+/// (`Requested(Some(..))`, `TaskFailed`) is stored first, then claimed with the
+/// same compare-and-swap.
+#[derive(Debug, Default)]
+pub(crate) struct ReasonCell {
+    code: AtomicU8,
+    data: OnceLock<CancelReason>,
+}
+
+// `ReasonCell::code` values; 0: no reason yet.
+const DROPPED: u8 = 1;
+const COMPLETED: u8 = 2;
+const REQUESTED: u8 = 3;
+const DEADLINE_EXCEEDED: u8 = 4;
+const PARENT_CANCELLED: u8 = 5;
+const SHUTDOWN: u8 = 6;
+const WITH_DATA: u8 = 7;
+
+impl ReasonCell {
+    /// Records `reason` unless a reason was recorded before; true if it was
+    /// this one.
+    pub(crate) fn set(&self, reason: CancelReason) -> bool {
+        let code = match reason {
+            CancelReason::Dropped => DROPPED,
+            CancelReason::Completed => COMPLETED,
+            CancelReason::Requested(None) => REQUESTED,
+            CancelReason::DeadlineExceeded => DEADLINE_EXCEEDED,
+            CancelReason::ParentCancelled => PARENT_CANCELLED,
+            CancelReason::Shutdown => SHUTDOWN,
+            CancelReason::Requested(Some(_)) | CancelReason::TaskFailed { .. } => {
+                if self.code.load(Ordering::Acquire) != 0 {
+                    return false;
+                }
+                // Of two reasons with data set at once, the one stored first is
+                // the one kept, whichever of them claims the code.
+                let _ = self.data.set(reason);
+                WITH_DATA
+            }
+        };
+        self.code
+            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// The recorded reason, if any.
+    pub(crate) fn get(&self) -> Option<CancelReason> {
+        Some(match self.code.load(Ordering::Acquire) {
+            0 => return None,
+            DROPPED => CancelReason::Dropped,
+            COMPLETED => CancelReason::Completed,
+            REQUESTED => CancelReason::Requested(None),
+            DEADLINE_EXCEEDED => CancelReason::DeadlineExceeded,
+            PARENT_CANCELLED => CancelReason::ParentCancelled,
+            SHUTDOWN => CancelReason::Shutdown,
+            _ => self.data.get()?.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_reason_is_kept_with_or_without_data() {
+        let cell = ReasonCell::default();
+        assert_eq!(cell.get(), None);
+        assert!(cell.set(CancelReason::Completed));
+        assert!(!cell.set(CancelReason::requested("later")));
+        assert!(!cell.set(CancelReason::Dropped));
+        assert_eq!(cell.get(), Some(CancelReason::Completed));
+
+        let cell = ReasonCell::default();
+        assert!(cell.set(CancelReason::TaskFailed {
+            task: "fetch".into()
+        }));
+        assert!(!cell.set(CancelReason::Shutdown));
+        assert!(!cell.set(CancelReason::requested("later")));
+        assert_eq!(
+            cell.get(),
+            Some(CancelReason::TaskFailed {
+                task: "fetch".into()
+            })
+        );
     }
 }

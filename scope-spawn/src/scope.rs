@@ -16,6 +16,8 @@ use tokio_util::sync::CancellationToken;
 use crate::books::{Holds, Ledger};
 use crate::current;
 use crate::limit::Limiter;
+use crate::name::ScopeName;
+use crate::reason::ReasonCell;
 use crate::sync::AtomicBool;
 use crate::task::{CatchUnwind, TaskRecord, panic_message};
 use crate::{
@@ -117,7 +119,7 @@ pub(crate) struct ScopeInner {
     timer: Option<Instant>,
     pub(crate) deadline: Option<Instant>,
     pub(crate) id: ScopeId,
-    pub(crate) name: Name,
+    pub(crate) name: ScopeName,
     /// When a root scope was created. A child's starts its life in the tree
     /// when it is activated (`State::activated`): before that it costs not
     /// even a clock read.
@@ -125,7 +127,7 @@ pub(crate) struct ScopeInner {
     /// For `token()` and `cancelled()`: created on demand, cancelled with the
     /// scope, a child of the parent's.
     token: OnceLock<CancellationToken>,
-    reason: OnceLock<CancelReason>,
+    reason: ReasonCell,
     pub(crate) state: Mutex<State>,
     /// The tasks, in spawn order. Only spawners, cancellation and
     /// introspection take this lock; a settling task does not.
@@ -169,7 +171,7 @@ impl ScopeInner {
 }
 
 pub(crate) struct Settings {
-    pub(crate) name: Name,
+    pub(crate) name: ScopeName,
     pub(crate) timeout: Option<Duration>,
     pub(crate) limit: Option<usize>,
     pub(crate) queue_limit: Option<usize>,
@@ -232,7 +234,7 @@ impl Scope {
             parent,
             cancelled: AtomicBool::new(false),
             token: OnceLock::new(),
-            reason: OnceLock::new(),
+            reason: ReasonCell::default(),
             deadline,
             // Only the earliest deadline needs a timer: a parent's own timer
             // cancels this scope.
@@ -482,7 +484,7 @@ impl Scope {
         // Whoever records the first reason and then claims the flag walks the
         // tree; an ancestor's walk records `ParentCancelled` and claims the
         // flags on its way down.
-        if self.inner.reason.set(reason).is_err() || crate::gate::raise(&self.inner.cancelled) {
+        if !self.inner.reason.set(reason) || crate::gate::raise(&self.inner.cancelled) {
             return;
         }
         self.cancel_tree();
@@ -579,16 +581,12 @@ impl Scope {
     pub fn cancel_reason(&self) -> Option<CancelReason> {
         self.check_deadlines();
         if let Some(reason) = self.inner.reason.get() {
-            return Some(reason.clone());
+            return Some(reason);
         }
         if self.cancelled_flag() {
             // Cancelled without a reason of its own: by an ancestor.
-            return Some(
-                self.inner
-                    .reason
-                    .get_or_init(|| CancelReason::ParentCancelled)
-                    .clone(),
-            );
+            self.inner.reason.set(CancelReason::ParentCancelled);
+            return self.inner.reason.get();
         }
         None
     }

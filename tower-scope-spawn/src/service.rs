@@ -1,6 +1,5 @@
 //! [`ScopeSpawnService`]: the middleware that runs each request in its own scope.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -8,7 +7,7 @@ use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use http_body::Body;
-use scope_spawn::Scope;
+use scope_spawn::{Scope, ScopeBuilder};
 use tower_service::Service;
 
 use crate::ScopeSpawnLayer;
@@ -121,9 +120,7 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let config = &*self.config;
-        let (name, mut req) = scope_name(&config.naming, req);
-
-        let mut builder = Scope::builder().name(name);
+        let (mut builder, mut req) = named(&config.naming, req);
         builder = match &config.parent {
             Some(parent) => builder.parent(parent),
             None => builder.parent(&Scope::current().unwrap_or_else(Scope::global)),
@@ -149,21 +146,21 @@ where
 
 /// The request scope's name, and the request (taken apart and put back
 /// together only for a naming function).
-fn scope_name<B>(naming: &Naming, req: Request<B>) -> (Cow<'static, str>, Request<B>) {
+/// A builder for the request's scope, named.
+fn named<B>(naming: &Naming, req: Request<B>) -> (ScopeBuilder, Request<B>) {
+    let builder = Scope::builder();
     match naming {
+        // A short name is kept inline in the scope: no allocation per request.
         Naming::MethodPath => {
             let (method, path) = (req.method().as_str(), req.uri().path());
-            let mut name = String::with_capacity(method.len() + 1 + path.len());
-            name.push_str(method);
-            name.push(' ');
-            name.push_str(path);
-            (Cow::Owned(name), req)
+            let builder = builder.name_fmt(format_args!("{method} {path}"));
+            (builder, req)
         }
-        Naming::Fixed(name) => (name.clone(), req),
+        Naming::Fixed(name) => (builder.name(name.clone()), req),
         Naming::With(make_name) => {
             let (parts, body) = req.into_parts();
-            let name = make_name(&parts);
-            (name, Request::from_parts(parts, body))
+            let builder = builder.name(make_name(&parts));
+            (builder, Request::from_parts(parts, body))
         }
     }
 }

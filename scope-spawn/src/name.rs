@@ -1,0 +1,109 @@
+//! A scope's name: a `Cow<'static, str>`, or — for names made per request,
+//! such as `"GET /users/7"` — a short string stored inline, without an
+//! allocation of its own.
+
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
+use std::ops::Deref;
+
+/// The longest name stored inline.
+const INLINE: usize = 38;
+
+#[derive(Clone)]
+pub(crate) enum ScopeName {
+    Cow(Cow<'static, str>),
+    Inline { len: u8, bytes: [u8; INLINE] },
+}
+
+impl ScopeName {
+    /// Formats a name, inline when it is short enough.
+    pub(crate) fn format(args: fmt::Arguments<'_>) -> Self {
+        if let Some(name) = args.as_str() {
+            return ScopeName::Cow(Cow::Borrowed(name));
+        }
+        let mut inline = Inline {
+            len: 0,
+            bytes: [0; INLINE],
+        };
+        match inline.write_fmt(args) {
+            Ok(()) => ScopeName::Inline {
+                // `len <= INLINE < 256`.
+                len: inline.len as u8,
+                bytes: inline.bytes,
+            },
+            Err(_) => ScopeName::Cow(Cow::Owned(fmt::format(args))),
+        }
+    }
+}
+
+impl From<Cow<'static, str>> for ScopeName {
+    fn from(name: Cow<'static, str>) -> Self {
+        ScopeName::Cow(name)
+    }
+}
+
+impl Deref for ScopeName {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            ScopeName::Cow(name) => name,
+            // Only whole `&str`s are ever written into `bytes` (see `Inline`).
+            ScopeName::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+        }
+    }
+}
+
+impl fmt::Debug for ScopeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl fmt::Display for ScopeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
+}
+
+/// A fixed buffer that takes whole strings until it is full.
+struct Inline {
+    len: usize,
+    bytes: [u8; INLINE],
+}
+
+impl fmt::Write for Inline {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        let slot = self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?;
+        slot.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_formatted_names_are_inline_and_long_ones_allocated() {
+        // Not literals, which `format_args!` would fold into one `&'static str`.
+        let (method, path) = (String::from("GET"), String::from("/users/7"));
+        let short = ScopeName::format(format_args!("{method} {path}"));
+        assert!(matches!(short, ScopeName::Inline { .. }));
+        assert_eq!(&*short, "GET /users/7");
+
+        let path = String::from("/a/rather/long/path/that/does/not/fit/inline");
+        let long = ScopeName::format(format_args!("{method} {path}"));
+        assert!(matches!(long, ScopeName::Cow(Cow::Owned(_))));
+        assert_eq!(&*long, format!("GET {path}"));
+
+        let exact = "x".repeat(INLINE);
+        assert_eq!(&*ScopeName::format(format_args!("{exact}")), exact);
+        let literal = ScopeName::format(format_args!("static"));
+        assert!(matches!(literal, ScopeName::Cow(Cow::Borrowed("static"))));
+    }
+}
