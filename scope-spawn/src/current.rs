@@ -85,10 +85,12 @@ pin_project! {
 }
 
 impl<F> InScope<F> {
+    #[inline]
     pub(crate) fn new(scope: Scope, inner: F) -> Self {
         Self::from_slot(Some(scope), inner)
     }
 
+    #[inline]
     pub(crate) fn from_slot(scope: Option<Scope>, inner: F) -> Self {
         InScope {
             scope,
@@ -104,9 +106,18 @@ impl<F: Future> Future for InScope<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let mut inner = this.inner;
-        enter(this.scope, || match inner.as_mut().as_pin_mut() {
-            Some(inner) => inner.poll(cx),
-            None => panic!("scope-spawn: InScope polled after completion"),
+        enter(this.scope, || {
+            let poll = inner
+                .as_mut()
+                .as_pin_mut()
+                .expect("scope-spawn: InScope polled after completion")
+                .poll(cx);
+            if poll.is_ready() {
+                // Dropped now, while the scope is entered anyway, rather than
+                // entering it again to drop it later.
+                inner.set(None);
+            }
+            poll
         })
     }
 }

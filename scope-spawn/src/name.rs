@@ -36,6 +36,26 @@ impl ScopeName {
     }
 }
 
+impl ScopeName {
+    /// Joins `parts`, inline when the result is short enough; cheaper than
+    /// formatting.
+    pub(crate) fn concat(parts: &[&str]) -> Self {
+        let mut inline = Inline {
+            len: 0,
+            bytes: [0; INLINE],
+        };
+        for part in parts {
+            if inline.write_str(part).is_err() {
+                return ScopeName::Cow(Cow::Owned(parts.concat()));
+            }
+        }
+        ScopeName::Inline {
+            len: inline.len as u8,
+            bytes: inline.bytes,
+        }
+    }
+}
+
 impl From<Cow<'static, str>> for ScopeName {
     fn from(name: Cow<'static, str>) -> Self {
         ScopeName::Cow(name)
@@ -99,6 +119,12 @@ mod tests {
         let path = String::from("/a/rather/long/path/that/does/not/fit/inline");
         let long = ScopeName::format(format_args!("{method} {path}"));
         assert!(matches!(long, ScopeName::Cow(Cow::Owned(_))));
+        assert_eq!(&*long, format!("GET {path}"));
+
+        let joined = ScopeName::concat(&[&method, " ", "/users/7"]);
+        assert!(matches!(joined, ScopeName::Inline { .. }));
+        assert_eq!(&*joined, "GET /users/7");
+        let long = ScopeName::concat(&[&method, " ", &path]);
         assert_eq!(&*long, format!("GET {path}"));
 
         let exact = "x".repeat(INLINE);

@@ -772,6 +772,7 @@ impl Scope {
 
     /// Runs `future` with this scope as [`Scope::current`], without spawning it.
     /// Tasks spawned with the `scope_spawn!` family inside it land in this scope.
+    #[inline]
     pub fn in_scope<F: Future>(&self, future: F) -> InScope<F> {
         InScope::new(self.clone(), future)
     }
@@ -797,6 +798,7 @@ impl Scope {
     /// assert_eq!(future.await, (scope.id(), scope.id()));
     /// # }
     /// ```
+    #[inline]
     pub fn in_scope_with<F: Future>(&self, make: impl FnOnce() -> F) -> InScope<F> {
         let mut slot = Some(self.clone());
         let future = current::enter(&mut slot, make);

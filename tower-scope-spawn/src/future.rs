@@ -35,6 +35,7 @@ pin_project! {
 }
 
 impl<F: Future, E> ResponseFuture<F, E> {
+    #[inline]
     pub(crate) fn new(inner: InScope<F>, guard: ScopeGuard) -> Self {
         ResponseFuture {
             inner,

@@ -153,7 +153,7 @@ fn named<B>(naming: &Naming, req: Request<B>) -> (ScopeBuilder, Request<B>) {
         // A short name is kept inline in the scope: no allocation per request.
         Naming::MethodPath => {
             let (method, path) = (req.method().as_str(), req.uri().path());
-            let builder = builder.name_fmt(format_args!("{method} {path}"));
+            let builder = builder.name_concat(&[method, " ", path]);
             (builder, req)
         }
         Naming::Fixed(name) => (builder.name(name.clone()), req),
