@@ -232,6 +232,12 @@ impl Admission {
     /// span, or `None` when neither is (no subscriber), which spares the task
     /// the span's size and its enter and exit on every poll.
     fn span(&self) -> Option<Box<tracing::Span>> {
+        if tracing::level_filters::LevelFilter::current()
+            == tracing::level_filters::LevelFilter::OFF
+        {
+            // No subscriber enables anything: there is no span to make or carry.
+            return None;
+        }
         let scope = &self.scope().inner;
         let span = tracing::debug_span!(
             "scope_task",
