@@ -222,14 +222,20 @@ async fn measure_polled<T>(n: usize, started: &Started, make: impl FnOnce() -> T
 // ----- live request scopes -----------------------------------------------------
 
 /// What the tower layer builds per request: a scope named "{method} {path}"
-/// (an owned `String`), a child of the server root.
+/// (joined with `name_concat`, as the layer does), a child of the server root.
 async fn request_scope(n: usize) -> Cost {
     let root = Scope::builder().name("server").build();
+    let paths: Vec<String> = (0..10).map(|i| format!("/users/{i}")).collect();
     let mut guards: Vec<ScopeGuard> = Vec::with_capacity(n);
     let ((), cost) = measure(n, || {
         for i in 0..n {
-            let name = format!("GET /users/{}", i % 10);
-            guards.push(Scope::builder().name(name).parent(&root).build());
+            let path = &paths[i % paths.len()];
+            guards.push(
+                Scope::builder()
+                    .name_concat(&["GET", " ", path])
+                    .parent(&root)
+                    .build(),
+            );
         }
     });
     drop(guards);
