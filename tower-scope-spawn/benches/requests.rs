@@ -16,16 +16,15 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use axum::routing::get;
 use divan::Bencher;
-use http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use scope_spawn::{Scope, ScopeGuard, scope_spawn, scoped};
+use http::StatusCode;
 use tokio::runtime::Runtime;
-use tower::ServiceExt;
 use tower_http::timeout::TimeoutLayer;
 use tower_scope_spawn::ScopeSpawnLayer;
+
+mod routes;
+use routes::*;
 
 fn quick() -> bool {
     std::env::var_os("SCOPE_SPAWN_BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0")
@@ -52,36 +51,6 @@ fn runtime() -> Runtime {
         .expect("a tokio runtime")
 }
 
-const HELLO: &str = "Hello, World!";
-
-async fn hello() -> &'static str {
-    HELLO
-}
-
-#[scoped]
-async fn scoped_hello() -> &'static str {
-    HELLO
-}
-
-async fn hello_tokio_spawn() -> &'static str {
-    tokio::spawn(async { HELLO }).await.unwrap()
-}
-
-#[scoped]
-async fn scoped_hello_tokio_spawn() -> &'static str {
-    tokio::spawn(async { HELLO }).await.unwrap()
-}
-
-#[scoped]
-async fn scoped_hello_scope_spawn() -> &'static str {
-    scope_spawn!(async { HELLO }).await.unwrap()
-}
-
-/// The server root every request scope is a child of.
-fn server() -> ScopeGuard {
-    Scope::builder().name("server").build()
-}
-
 fn timeout_layer() -> TimeoutLayer {
     TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30))
 }
@@ -94,11 +63,7 @@ fn bench_router(bencher: Bencher, router: Router) {
         rt.block_on(async move {
             tokio::spawn(async move {
                 for _ in 0..n {
-                    let request = Request::get("/").body(Body::empty()).unwrap();
-                    let response = router.clone().oneshot(request).await.unwrap();
-                    assert_eq!(response.status(), StatusCode::OK);
-                    let body = response.into_body().collect().await.unwrap();
-                    assert_eq!(body.to_bytes().len(), HELLO.len());
+                    get_hello(&router).await;
                 }
             })
             .await

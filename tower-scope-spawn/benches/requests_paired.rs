@@ -13,44 +13,20 @@
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
 use axum::routing::get;
-use http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use scope_spawn::{Scope, scope_spawn, scoped};
-use tower::ServiceExt;
+use http::StatusCode;
+use scope_spawn::Scope;
 use tower_http::timeout::TimeoutLayer;
 use tower_scope_spawn::ScopeSpawnLayer;
 
-const HELLO: &str = "Hello, World!";
-
-async fn hello() -> &'static str {
-    HELLO
-}
-
-#[scoped]
-async fn scoped_hello() -> &'static str {
-    HELLO
-}
-
-async fn hello_tokio_spawn() -> &'static str {
-    tokio::spawn(async { HELLO }).await.unwrap()
-}
-
-#[scoped]
-async fn scoped_hello_scope_spawn() -> &'static str {
-    scope_spawn!(async { HELLO }).await.unwrap()
-}
+mod routes;
+use routes::*;
 
 /// Sends `n` requests one after another and reads every body.
 async fn batch(router: &Router, n: usize) -> Duration {
     let started = Instant::now();
     for _ in 0..n {
-        let request = Request::get("/").body(Body::empty()).unwrap();
-        let response = router.clone().oneshot(request).await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let body = response.into_body().collect().await.unwrap();
-        assert_eq!(body.to_bytes().len(), HELLO.len());
+        get_hello(router).await;
     }
     started.elapsed()
 }
