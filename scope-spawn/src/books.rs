@@ -265,3 +265,74 @@ impl<T: Entry> Default for Ledger<T> {
         Self::new()
     }
 }
+
+#[cfg(all(test, not(scope_spawn_loom)))]
+mod tests {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    use super::*;
+
+    /// An entry that is gone once its flag says so.
+    struct Flag(Rc<Cell<bool>>);
+
+    impl Entry for Flag {
+        fn is_gone(&self) -> bool {
+            self.0.get()
+        }
+    }
+
+    #[test]
+    fn a_ledger_holds_at_most_about_twice_its_live_entries() {
+        let mut ledger = Ledger::new();
+        let mut live = Vec::new();
+        for i in 0..10_000 {
+            let flag = Rc::new(Cell::new(false));
+            ledger.push(Flag(Rc::clone(&flag)));
+            live.push(flag);
+            // Keep the 10 newest entries live; the older ones go.
+            if live.len() > 10 {
+                live.remove(0).set(true);
+            }
+            assert!(
+                ledger.entries.len() <= 2 * MIN_SWEEP + 1,
+                "entry {i}: {} listed",
+                ledger.entries.len()
+            );
+        }
+        assert_eq!(ledger.live().count(), 10);
+    }
+
+    #[test]
+    fn a_ledger_keeps_live_entries_in_the_order_they_came() {
+        let mut ledger = Ledger::new();
+        let flags: Vec<_> = (0..100).map(|_| Rc::new(Cell::new(false))).collect();
+        for (i, flag) in flags.iter().enumerate() {
+            ledger.push(Flag(Rc::clone(flag)));
+            if i % 3 == 0 {
+                flag.set(true);
+            }
+        }
+        let order: Vec<usize> = ledger
+            .live()
+            .map(|entry| flags.iter().position(|f| Rc::ptr_eq(f, &entry.0)).unwrap())
+            .collect();
+        let expected: Vec<usize> = (0..100).filter(|i| i % 3 != 0).collect();
+        assert_eq!(order, expected);
+    }
+
+    #[test]
+    fn holds_end_when_the_last_keeper_and_count_are_gone_and_never_revive() {
+        let holds = Holds::new(true);
+        assert!(holds.try_count());
+        assert!(!holds.unkeep(), "a task still holds the scope");
+        assert!(!holds.is_ended());
+        assert!(holds.uncount(), "the last hold ends it");
+        assert!(holds.is_ended());
+        assert!(
+            !holds.try_count() && !holds.try_keep(),
+            "an ended scope stays ended"
+        );
+        assert!(!Holds::new(false).try_count(), "born ended");
+    }
+}
