@@ -23,6 +23,17 @@ const COUNT: u64 = (1 << 32) - ONE;
 /// scope from ending but is not waited for.
 const KEEPER: u64 = 1 << 32;
 
+/// What taking back a hold left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Released {
+    /// Others still count.
+    Held,
+    /// The last task or active child has left; keepers remain.
+    Idle,
+    /// Nobody holds the scope any more: it has ended.
+    Ended,
+}
+
 /// Who holds a scope: its keepers, its live tasks and its active child scopes,
 /// in one word. The scope has **ended** when nobody holds it; an ended scope
 /// can never be held again, so it refuses every task.
@@ -72,25 +83,32 @@ impl Holds {
         self.try_add(KEEPER)
     }
 
-    /// Takes back a count; true if the scope ended with it.
+    /// Takes back a count.
     #[must_use]
-    pub(crate) fn uncount(&self) -> bool {
+    pub(crate) fn uncount(&self) -> Released {
         self.release(ONE)
     }
 
-    /// Takes back a keeper; true if the scope ended with it.
+    /// Takes back a keeper.
     #[must_use]
-    pub(crate) fn unkeep(&self) -> bool {
+    pub(crate) fn unkeep(&self) -> Released {
         self.release(KEEPER)
     }
 
-    fn release(&self, amount: u64) -> bool {
+    fn release(&self, amount: u64) -> Released {
         let before = self.word.fetch_sub(amount, Ordering::AcqRel);
         let after = before - amount;
-        if before & COUNT != 0 && after & COUNT == 0 && before & WAITED != 0 {
+        let emptied = before & COUNT != 0 && after & COUNT == 0;
+        if emptied && before & WAITED != 0 {
             self.idle.notify_waiters();
         }
-        after & !WAITED == 0
+        if after & !WAITED == 0 {
+            Released::Ended
+        } else if emptied {
+            Released::Idle
+        } else {
+            Released::Held
+        }
     }
 
     pub(crate) fn is_ended(&self) -> bool {
@@ -166,7 +184,13 @@ mod loom_model {
         assert!(holds.try_count() && holds.try_count());
         let leave = || {
             let holds = Arc::clone(&holds);
-            loom::thread::spawn(move || assert!(!holds.uncount(), "the guard keeps the scope"))
+            loom::thread::spawn(move || {
+                assert_ne!(
+                    holds.uncount(),
+                    Released::Ended,
+                    "the guard keeps the scope"
+                )
+            })
         };
         let leaving = [leave(), leave()];
         (holds, leaving)
@@ -228,8 +252,10 @@ impl Entry for Weak<ScopeInner> {
 /// A list in the order of arrival — a scope's tasks, or its active children —
 /// from which gone entries are not removed one by one (that would put the
 /// list's lock on every task's and every request scope's way out): they are
-/// swept out when the list has doubled since the last sweep, so it holds at
-/// most about twice the live entries.
+/// swept out when the list has doubled since the last sweep, and when the
+/// scope becomes idle or ends (by whoever brings that about, if the lock is
+/// free then). So the list holds at most about twice the entries that were
+/// live at once since the scope was last idle.
 pub(crate) struct Ledger<T> {
     entries: Vec<T>,
     sweep_at: usize,
@@ -248,10 +274,18 @@ impl<T: Entry> Ledger<T> {
 
     pub(crate) fn push(&mut self, entry: T) {
         if self.entries.len() >= self.sweep_at {
-            self.entries.retain(|entry| !entry.is_gone());
-            self.sweep_at = (self.entries.len() * 2).max(MIN_SWEEP);
+            self.sweep();
         }
         self.entries.push(entry);
+    }
+
+    /// Removes the entries that have gone.
+    pub(crate) fn sweep(&mut self) {
+        self.entries.retain(|entry| !entry.is_gone());
+        self.sweep_at = (self.entries.len() * 2).max(MIN_SWEEP);
+        if self.entries.is_empty() && self.entries.capacity() > MIN_SWEEP {
+            self.entries = Vec::new();
+        }
     }
 
     /// The entries that have not gone, in the order they came.
@@ -324,10 +358,17 @@ mod tests {
     #[test]
     fn holds_end_when_the_last_keeper_and_count_are_gone_and_never_revive() {
         let holds = Holds::new(true);
+        assert!(holds.try_count() && holds.try_count());
+        assert_eq!(holds.uncount(), Released::Held);
+        assert_eq!(holds.uncount(), Released::Idle, "the guard keeps it");
         assert!(holds.try_count());
-        assert!(!holds.unkeep(), "a task still holds the scope");
+        assert_eq!(
+            holds.unkeep(),
+            Released::Held,
+            "a task still holds the scope"
+        );
         assert!(!holds.is_ended());
-        assert!(holds.uncount(), "the last hold ends it");
+        assert_eq!(holds.uncount(), Released::Ended, "the last hold ends it");
         assert!(holds.is_ended());
         assert!(
             !holds.try_count() && !holds.try_keep(),

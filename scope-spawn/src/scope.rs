@@ -7,13 +7,13 @@ use std::future::Future;
 use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, TryLockError, Weak};
 use std::time::Duration;
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::books::{Holds, Ledger};
+use crate::books::{Holds, Ledger, Released};
 use crate::current;
 use crate::limit::Limiter;
 use crate::name::ScopeName;
@@ -262,15 +262,39 @@ impl Scope {
     /// Takes back a task's count (see [`Holds`]); ends the scope if that was
     /// the last hold.
     pub(crate) fn uncount(&self) {
-        if self.inner.holds.uncount() {
-            self.ended();
-        }
+        self.released(self.inner.holds.uncount());
     }
 
     /// Takes back a keeper; ends the scope if that was the last hold.
     fn unkeep(&self) {
-        if self.inner.holds.unkeep() {
-            self.ended();
+        self.released(self.inner.holds.unkeep());
+    }
+
+    fn released(&self, released: Released) {
+        match released {
+            Released::Held => {}
+            Released::Idle => self.sweep(),
+            Released::Ended => {
+                self.sweep();
+                self.ended();
+            }
+        }
+    }
+
+    /// Sweeps the lists of settled tasks and ended children, if their locks
+    /// are free: the scope has just become idle or ended, so after a burst
+    /// they do not keep its tasks' records (and tokio's task cells, through
+    /// their abort handles) until the next spawn.
+    fn sweep(&self) {
+        match self.inner.tasks.try_lock() {
+            Ok(mut tasks) => tasks.sweep(),
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().sweep(),
+            Err(TryLockError::WouldBlock) => {}
+        }
+        match self.inner.state.try_lock() {
+            Ok(mut state) => state.children.sweep(),
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().children.sweep(),
+            Err(TryLockError::WouldBlock) => {}
         }
     }
 
@@ -690,34 +714,26 @@ impl Scope {
         F: Future<Output = ()> + Send + 'static,
     {
         // Keep the scope from ending while the finalizer is registered.
-        let kept = self.inner.holds.try_keep();
+        let kept = Kept::try_new(self);
         // A scope with finalizers is active: its parent's `join` waits for it.
-        let active = kept && self.activate();
+        let active = kept.is_some() && self.activate();
         let mut state = self.inner.lock_state();
         if !state.ending {
             state.finalizers.push(Box::pin(finalizer));
-            drop(state);
-            if kept {
-                self.unkeep();
-            }
             return;
         }
         drop(state);
         let scope = self.clone();
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move {
-                    if active {
-                        scope.inner.holds.idle().await;
-                    }
-                    scope.run_finalizers(vec![Box::pin(finalizer)]).await;
-                    if kept {
-                        scope.unkeep();
-                    }
-                });
-            }
-            Err(_) if kept => scope.unkeep(),
-            Err(_) => {}
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            // The keeper goes with the runner, and is given back when it is
+            // dropped, finished or not.
+            runtime.spawn(async move {
+                let _kept = kept;
+                if active {
+                    scope.inner.holds.idle().await;
+                }
+                scope.run_finalizers(vec![Box::pin(finalizer)]).await;
+            });
         }
     }
 
@@ -759,15 +775,13 @@ impl Scope {
 
     pub(crate) fn children(&self) -> Vec<Scope> {
         let state = self.inner.lock_state();
-        let mut children: Vec<Scope> = state
+        // In the order they were first used.
+        state
             .children
             .live()
             .filter_map(Weak::upgrade)
             .map(|inner| Scope { inner })
-            .collect();
-        drop(state);
-        children.sort_by_key(Scope::id);
-        children
+            .collect()
     }
 
     /// Runs `future` with this scope as [`Scope::current`], without spawning it.
@@ -966,6 +980,22 @@ impl ScopeGuard {
     }
 }
 
+/// A keeper of a scope (see [`Holds`]), given back when dropped.
+struct Kept(Scope);
+
+impl Kept {
+    /// Keeps `scope`, unless it has ended.
+    fn try_new(scope: &Scope) -> Option<Kept> {
+        scope.inner.holds.try_keep().then(|| Kept(scope.clone()))
+    }
+}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        self.0.unkeep();
+    }
+}
+
 fn self_policy_result(
     policy: Policy,
     failures: Vec<TaskFailure>,
@@ -1000,12 +1030,13 @@ impl Drop for ScopeGuard {
             self.scope.unkeep();
             return;
         };
-        // The guard's keeper passes to the finalizers' runner.
-        let scope = self.scope.clone();
+        // The guard's keeper passes to the finalizers' runner, which gives it
+        // back when it is dropped, finished or not (say, its runtime shut down
+        // first): the scope still ends and leaves its parent.
+        let kept = Kept(self.scope.clone());
         runtime.spawn(async move {
-            scope.inner.holds.idle().await;
-            scope.run_finalizers(finalizers).await;
-            scope.unkeep();
+            kept.0.inner.holds.idle().await;
+            kept.0.run_finalizers(finalizers).await;
         });
     }
 }

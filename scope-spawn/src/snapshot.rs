@@ -103,16 +103,16 @@ pub enum TaskState {
 
 impl Scope {
     /// A snapshot of this scope, its live tasks and its child scopes, all the
-    /// way down.
+    /// way down: tasks in the order they were spawned, child scopes in the
+    /// order they were first used.
     pub fn snapshot(&self) -> ScopeSnapshot {
         let now = Instant::now();
-        let mut tasks: Vec<TaskSnapshot> = self
+        let tasks: Vec<TaskSnapshot> = self
             .inner
             .lock_tasks()
             .live()
             .map(|record| task_snapshot(record, now))
             .collect();
-        tasks.sort_by_key(|t| t.id);
         let children: Vec<ScopeSnapshot> = self.children().iter().map(Scope::snapshot).collect();
         let live_tasks = tasks.len() + children.iter().map(|c| c.live_tasks).sum::<usize>();
         let cancel_reason = self.cancel_reason();

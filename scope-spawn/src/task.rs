@@ -290,7 +290,8 @@ impl Admission {
             });
         }
         if let Some(hooks) = self.hooks.take() {
-            hooks(out.is_ok());
+            let completed = out.is_ok();
+            current::enter(&mut self.scope, || hooks(completed));
         }
     }
 }
@@ -315,7 +316,9 @@ impl Drop for Admission {
                 }
             }
             if let Some(hooks) = self.hooks.take() {
-                hooks(false);
+                // In the task's scope, as when it completes.
+                let mut lent = Some(scope.clone());
+                current::enter(&mut lent, || hooks(false));
             }
         }
         // Once a record reads as settled, the task's hooks have run and it is
@@ -375,26 +378,33 @@ impl<F: Future> Future for TaskFuture<F> {
                 .checked_add(timeout)
                 .map(|at| Box::pin(tokio::time::sleep_until(at)));
         }
-        let future = this.future;
-        let polled = current::enter(&mut admission.scope, || {
-            future
+        let (mut future, sleep) = (this.future, this.sleep);
+        let out = current::enter(&mut admission.scope, || {
+            let out = match future
+                .as_mut()
                 .as_pin_mut()
                 .expect("scope-spawn: task polled after completion")
                 .poll(cx)
-        });
-        let out = match polled {
-            Poll::Ready(Ok(out)) => Ok(out),
-            Poll::Ready(Err(payload)) => Err(TaskError::Panicked(panic_message(&*payload))),
-            Poll::Pending => {
-                let timed_out = this
-                    .sleep
-                    .as_mut()
-                    .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
-                if !timed_out {
-                    return Poll::Pending;
+            {
+                Poll::Ready(Ok(out)) => Ok(out),
+                Poll::Ready(Err(payload)) => Err(TaskError::Panicked(panic_message(&*payload))),
+                Poll::Pending => {
+                    let timed_out = sleep
+                        .as_mut()
+                        .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
+                    if !timed_out {
+                        return None;
+                    }
+                    Err(TaskError::TimedOut)
                 }
-                Err(TaskError::TimedOut)
-            }
+            };
+            // Done, or stopped by its timeout: the future goes now, in its
+            // scope and span, before the task settles.
+            future.set(None);
+            Some(out)
+        });
+        let Some(out) = out else {
+            return Poll::Pending;
         };
         let failure = out.as_ref().ok().and_then(*this.classify);
         if let Some(admission) = this.admission.take() {

@@ -141,3 +141,57 @@ async fn tasks_run_inside_a_span_parented_to_the_spawn_site() {
         "{recorded:?}"
     );
 }
+
+/// Records the current scope's id when dropped.
+struct NoteScopeOnDrop(std::sync::mpsc::Sender<Option<scope_spawn::ScopeId>>);
+
+impl Drop for NoteScopeOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.send(Scope::current().map(|scope| scope.id()));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_task_drops_its_future_in_its_scope_before_join_returns() {
+    let guard = Scope::new();
+    let id = guard.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let task = guard
+        .task()
+        .timeout(std::time::Duration::from_secs(1))
+        .spawn(async move {
+            let _note = NoteScopeOnDrop(tx);
+            std::future::pending::<()>().await
+        });
+    assert_eq!(task.await, Err(scope_spawn::TaskError::TimedOut));
+    guard.join().await.unwrap();
+    assert_eq!(
+        rx.try_recv(),
+        Ok(Some(id)),
+        "dropped in its scope, before join returned"
+    );
+}
+
+#[tokio::test]
+async fn hooks_run_in_the_tasks_scope() {
+    let guard = Scope::new();
+    let id = guard.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (done, cancelled) = (tx.clone(), tx);
+    let finished = guard.spawn_with_hooks(
+        async {},
+        move || done.send(Scope::current().map(|s| s.id())).unwrap(),
+        || {},
+    );
+    finished.await.unwrap();
+    assert_eq!(rx.try_recv(), Ok(Some(id)), "on_completion");
+
+    let stopped = guard.spawn_with_hooks(
+        std::future::pending::<()>(),
+        || {},
+        move || cancelled.send(Scope::current().map(|s| s.id())).unwrap(),
+    );
+    guard.cancel();
+    assert!(stopped.await.is_err());
+    assert_eq!(rx.try_recv(), Ok(Some(id)), "on_cancellation");
+}

@@ -120,3 +120,30 @@ async fn a_finalizer_registered_by_a_task_after_the_guard_is_gone_still_runs() {
     task.await.unwrap();
     ran_rx.await.unwrap();
 }
+
+#[test]
+fn a_parent_still_joins_when_a_childs_finalizer_runner_is_dropped_with_its_runtime() {
+    let parent = Scope::new();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let child = parent.child();
+        child.defer(async {});
+        // The guard's drop hands the finalizer to a runner task on this
+        // runtime, which is dropped below before it ever runs.
+        drop(child);
+    });
+    drop(runtime);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        tokio::time::timeout(Duration::from_secs(5), parent.join())
+            .await
+            .expect("the child ended when its runner was dropped")
+            .unwrap();
+    });
+}

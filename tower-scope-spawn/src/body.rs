@@ -11,10 +11,11 @@ use scope_spawn::{Scope, ScopeGuard};
 use crate::future::complete;
 
 pin_project! {
-    /// The response body of [`ScopeSpawnService`](crate::ScopeSpawnService): the
-    /// inner service's body, and in
-    /// [`until_body_end`](crate::ScopeSpawnLayer::until_body_end) mode the
-    /// request scope's guard.
+    /// The response body of [`ScopeSpawnService`](crate::ScopeSpawnService) in
+    /// [`until_body_end`](crate::ScopeSpawnLayer::until_body_end) mode
+    /// ([`AtBodyEnd`](crate::AtBodyEnd)): the inner service's body and the
+    /// request scope's guard. (By default the response body is the inner
+    /// service's own.)
     ///
     /// Frames, size hint and end of stream are the inner body's. A body that
     /// holds a guard ends the scope with
