@@ -275,7 +275,13 @@ impl Scope {
             Released::Held => {}
             Released::Idle => self.sweep(),
             Released::Ended => {
-                self.sweep();
+                // A child that was never used has listed nothing: the common
+                // end of a request scope takes no lock.
+                if self.inner.parent.is_none()
+                    || self.inner.activation.load(Ordering::Acquire) == ACTIVE
+                {
+                    self.sweep();
+                }
                 self.ended();
             }
         }
