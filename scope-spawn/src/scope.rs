@@ -976,13 +976,42 @@ impl ScopeGuard {
     }
 
     /// Ends the scope: records `reason` (unless it was cancelled before),
-    /// cancels, and releases the guard's hold without running finalizers.
+    /// cancels, and lets go of it (see [`ScopeGuard::let_go`]).
     fn end(mut self, reason: CancelReason) {
-        self.scope.cancel_with(reason);
-        self.scope.take_finalizers(true);
-        if std::mem::take(&mut self.kept) {
-            self.scope.unkeep();
+        self.let_go(reason);
+    }
+
+    /// Cancels the scope with `reason` (unless it was cancelled before) and
+    /// gives up the guard's keeper — to a runner of the finalizers registered
+    /// and not run yet, if there are any (one may come in while `join` runs
+    /// the others), which runs them once the scope's tasks have settled.
+    fn let_go(&mut self, reason: CancelReason) {
+        if !std::mem::take(&mut self.kept) {
+            return;
         }
+        self.scope.cancel_with(reason);
+        let finalizers = self.scope.take_finalizers(true);
+        if finalizers.is_empty() {
+            self.scope.unkeep();
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(
+                scope = %self.scope.inner.name,
+                "scope-spawn: a scope guard was dropped outside a Tokio runtime; \
+                 its finalizers cannot run and are dropped"
+            );
+            self.scope.unkeep();
+            return;
+        };
+        // The guard's keeper passes to the finalizers' runner, which gives it
+        // back when it is dropped, finished or not (say, its runtime shut down
+        // first): the scope still ends and leaves its parent.
+        let kept = Kept(self.scope.clone());
+        runtime.spawn(async move {
+            kept.0.inner.holds.idle().await;
+            kept.0.run_finalizers(finalizers).await;
+        });
     }
 }
 
@@ -1018,31 +1047,6 @@ fn self_policy_result(
 
 impl Drop for ScopeGuard {
     fn drop(&mut self) {
-        if !std::mem::take(&mut self.kept) {
-            return;
-        }
-        self.scope.cancel_with(CancelReason::Dropped);
-        let finalizers = self.scope.take_finalizers(true);
-        if finalizers.is_empty() {
-            self.scope.unkeep();
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            tracing::warn!(
-                scope = %self.scope.inner.name,
-                "scope-spawn: a scope guard was dropped outside a Tokio runtime; \
-                 its finalizers cannot run and are dropped"
-            );
-            self.scope.unkeep();
-            return;
-        };
-        // The guard's keeper passes to the finalizers' runner, which gives it
-        // back when it is dropped, finished or not (say, its runtime shut down
-        // first): the scope still ends and leaves its parent.
-        let kept = Kept(self.scope.clone());
-        runtime.spawn(async move {
-            kept.0.inner.holds.idle().await;
-            kept.0.run_finalizers(finalizers).await;
-        });
+        self.let_go(CancelReason::Dropped);
     }
 }

@@ -196,7 +196,18 @@ impl Scope {
             abort: AbortSlot::new(),
             cancelled: OnceLock::new(),
         });
-        self.inner.lock_tasks().push(Arc::clone(&record));
+        {
+            let mut tasks = self.inner.lock_tasks();
+            // Checked under the list's lock, which `shutdown` takes to collect
+            // the tasks it reports on after raising its flag: a task is either
+            // collected or refused here, never admitted unseen.
+            if self.is_shutting_down() {
+                drop(tasks);
+                self.uncount();
+                return Err(TaskError::Cancelled(CancelReason::Shutdown));
+            }
+            tasks.push(Arc::clone(&record));
+        }
         Ok(Admission {
             scope: Some(self.clone()),
             record,

@@ -147,3 +147,21 @@ fn a_parent_still_joins_when_a_childs_finalizer_runner_is_dropped_with_its_runti
             .unwrap();
     });
 }
+
+#[tokio::test]
+async fn a_finalizer_registered_while_join_runs_the_others_still_runs() {
+    let guard = Scope::new();
+    let scope = guard.clone();
+    let (ran, late) = oneshot::channel();
+    guard.defer(async move {
+        // `join` has taken the finalizers it runs; this one comes in late.
+        scope.defer(async move {
+            let _ = ran.send(());
+        });
+    });
+    guard.join().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), late)
+        .await
+        .expect("the late finalizer ran")
+        .expect("the late finalizer was dropped without running");
+}
