@@ -107,7 +107,6 @@ pub(crate) struct ScopeInner {
     pub(crate) cancelled: AtomicBool,
     /// A shutdown's deadline has passed: tasks attached from now on are aborted.
     pub(crate) aborting: AtomicBool,
-    shutting_down: AtomicBool,
     timer_pending: AtomicBool,
     /// Whether the scope has joined its parent's tree (see [`Scope::activate`]).
     activation: AtomicU8,
@@ -129,6 +128,8 @@ pub(crate) struct ScopeInner {
     token: OnceLock<CancellationToken>,
     reason: ReasonCell,
     pub(crate) state: Mutex<State>,
+    /// Read by every spawn under the task list's lock, so it sits by it.
+    shutting_down: AtomicBool,
     /// The tasks, in spawn order. Only spawners, cancellation and
     /// introspection take this lock; a settling task does not.
     tasks: Mutex<Ledger<Arc<TaskRecord>>>,
