@@ -23,16 +23,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use scope_spawn::{Scope, ScopeGuard, scope_spawn};
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use tokio::runtime::Runtime;
+
+mod common;
+use common::{on_worker, quick, runtime};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-fn quick() -> bool {
-    std::env::var_os("SCOPE_SPAWN_BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0")
-}
 
 /// Live heap bytes and live allocations right now.
 fn live() -> (i64, i64) {
@@ -81,22 +80,6 @@ impl Started {
             tokio::task::yield_now().await;
         }
     }
-}
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-}
-
-fn on_worker<F>(rt: &Runtime, future: F) -> F::Output
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    rt.block_on(async { tokio::spawn(future).await.expect("benchmark task panicked") })
 }
 
 /// Runs `variant` twice (warm-up, then the reading) and returns the reading.

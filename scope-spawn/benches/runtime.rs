@@ -20,17 +20,13 @@ use std::time::Duration;
 
 use divan::{Bencher, black_box};
 use scope_spawn::{Scope, ScopeGuard, scope_spawn};
-use tokio::runtime::Runtime;
+
+mod common;
+use common::{on_worker, quick, runtime};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-
-/// `SCOPE_SPAWN_BENCH_QUICK=1`: 1k tasks instead of 100k, 3 samples of 1
-/// iteration per benchmark. For smoke tests: the timings mean nothing.
-fn quick() -> bool {
-    std::env::var_os("SCOPE_SPAWN_BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0")
-}
 
 fn main() {
     let mut divan = divan::Divan::from_args();
@@ -43,23 +39,6 @@ fn main() {
 /// Tasks per iteration in cases 1 and 2.
 fn tasks() -> usize {
     if quick() { 1_000 } else { 100_000 }
-}
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-}
-
-/// Runs `future` as a task on one of `rt`'s workers and waits for it.
-fn on_worker<F>(rt: &Runtime, future: F) -> F::Output
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    rt.block_on(async { tokio::spawn(future).await.expect("benchmark task panicked") })
 }
 
 /// A pending task body that says when it has been polled (`started`) and when
