@@ -148,6 +148,15 @@ pub(crate) struct State {
     ending: bool,
 }
 
+/// Who gave back a hold: which of the scope's lists may have an entry to
+/// sweep.
+#[derive(Clone, Copy)]
+enum Left {
+    Task,
+    Child,
+    Keeper,
+}
+
 // `ScopeInner::activation` states.
 const IDLE: u8 = 0;
 const ACTIVE: u8 = 1;
@@ -263,41 +272,56 @@ impl Scope {
     /// Takes back a task's count (see [`Holds`]); ends the scope if that was
     /// the last hold.
     pub(crate) fn uncount(&self) {
-        self.released(self.inner.holds.uncount());
+        self.released(self.inner.holds.uncount(), Left::Task);
+    }
+
+    /// Takes back an active child's count.
+    fn uncount_child(&self) {
+        self.released(self.inner.holds.uncount(), Left::Child);
     }
 
     /// Takes back a keeper; ends the scope if that was the last hold.
     fn unkeep(&self) {
-        self.released(self.inner.holds.unkeep());
+        self.released(self.inner.holds.unkeep(), Left::Keeper);
     }
 
-    fn released(&self, released: Released) {
+    fn released(&self, released: Released, left: Left) {
         match released {
             Released::Held => {}
-            Released::Idle => self.sweep(),
+            // Only the list the last leaver was on can have grown.
+            Released::Idle => match left {
+                Left::Task => self.sweep_tasks(),
+                Left::Child => self.sweep_children(),
+                Left::Keeper => {}
+            },
             Released::Ended => {
                 // A child that was never used has listed nothing: the common
                 // end of a request scope takes no lock.
                 if self.inner.parent.is_none()
                     || self.inner.activation.load(Ordering::Acquire) == ACTIVE
                 {
-                    self.sweep();
+                    self.sweep_tasks();
+                    self.sweep_children();
                 }
                 self.ended();
             }
         }
     }
 
-    /// Sweeps the lists of settled tasks and ended children, if their locks
-    /// are free: the scope has just become idle or ended, so after a burst
-    /// they do not keep its tasks' records (and tokio's task cells, through
-    /// their abort handles) until the next spawn.
-    fn sweep(&self) {
+    // Sweeping the lists of settled tasks and ended children when the scope
+    // has just become idle or ended, if their locks are free: after a burst
+    // they do not keep its tasks' records (and tokio's task cells, through
+    // their abort handles) until the next spawn.
+
+    fn sweep_tasks(&self) {
         match self.inner.tasks.try_lock() {
             Ok(mut tasks) => tasks.sweep(),
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().sweep(),
             Err(TryLockError::WouldBlock) => {}
         }
+    }
+
+    fn sweep_children(&self) {
         match self.inner.state.try_lock() {
             Ok(mut state) => state.children.sweep(),
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().children.sweep(),
@@ -310,7 +334,7 @@ impl Scope {
         if self.inner.activation.load(Ordering::Acquire) == ACTIVE {
             // It stays in the parent's list of children until the next sweep.
             if let Some(parent) = &self.inner.parent {
-                parent.uncount();
+                parent.uncount_child();
             }
         }
     }
@@ -346,7 +370,7 @@ impl Scope {
             return false;
         }
         if !parent.activate() {
-            parent.uncount();
+            parent.uncount_child();
             self.inner.activation.store(ORPHANED, Ordering::Release);
             return false;
         }
