@@ -65,7 +65,7 @@ pub(crate) struct Config {
     pub(crate) naming: Naming,
 }
 
-type NameFn = dyn Fn(&Parts) -> Cow<'static, str> + Send + Sync + 'static;
+pub(crate) type NameFn = dyn Fn(&Parts) -> Cow<'static, str> + Send + Sync + 'static;
 
 /// How a request scope gets its name.
 #[derive(Clone, Default)]

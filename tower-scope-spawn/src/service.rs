@@ -13,7 +13,7 @@ use tower_service::Service;
 use crate::ScopeSpawnLayer;
 use crate::end::{AtResponse, ScopeEnd};
 use crate::future::ResponseFuture;
-use crate::layer::{Config, Naming};
+use crate::layer::{Config, NameFn, Naming};
 
 /// Middleware that gives every request its own [`Scope`]; see
 /// [`ScopeSpawnLayer`] for what it does and how to configure it.
@@ -118,9 +118,20 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let config = &*self.config;
-        let (mut builder, mut req) = named(&config.naming, req);
+        let mut builder = match &config.naming {
+            // A short name is kept inline in the scope: no allocation per request.
+            Naming::MethodPath => {
+                Scope::builder().name_concat(&[req.method().as_str(), " ", req.uri().path()])
+            }
+            Naming::Fixed(name) => Scope::builder().name(name.clone()),
+            Naming::With(make_name) => {
+                let builder;
+                (builder, req) = named_with(&**make_name, req);
+                builder
+            }
+        };
         builder = match &config.parent {
             Some(parent) => builder.parent(parent),
             None => builder.parent(&Scope::current().unwrap_or_else(Scope::global)),
@@ -144,25 +155,14 @@ where
     }
 }
 
-/// The request scope's name, and the request (taken apart and put back
-/// together only for a naming function).
-/// A builder for the request's scope, named.
-fn named<B>(naming: &Naming, req: Request<B>) -> (ScopeBuilder, Request<B>) {
-    let builder = Scope::builder();
-    match naming {
-        // A short name is kept inline in the scope: no allocation per request.
-        Naming::MethodPath => {
-            let (method, path) = (req.method().as_str(), req.uri().path());
-            let builder = builder.name_concat(&[method, " ", path]);
-            (builder, req)
-        }
-        Naming::Fixed(name) => (builder.name(name.clone()), req),
-        Naming::With(make_name) => {
-            let (parts, body) = req.into_parts();
-            let builder = builder.name(make_name(&parts));
-            (builder, Request::from_parts(parts, body))
-        }
-    }
+/// A builder named by the layer's naming function, which sees the request's
+/// parts: the request is taken apart and put back together (only in this
+/// mode, so that the common one does not move the request around).
+#[cold]
+fn named_with<B>(make_name: &NameFn, req: Request<B>) -> (ScopeBuilder, Request<B>) {
+    let (parts, body) = req.into_parts();
+    let builder = Scope::builder().name(make_name(&parts));
+    (builder, Request::from_parts(parts, body))
 }
 
 impl<S: fmt::Debug, E: ScopeEnd> fmt::Debug for ScopeSpawnService<S, E> {
