@@ -57,7 +57,7 @@ fn timeout_layer() -> TimeoutLayer {
 
 /// Times batches of `GET /` through `router`.
 fn bench_router(bencher: Bencher, router: Router) {
-    let (rt, n) = (runtime(), batch());
+    let (rt, n, router) = (runtime(), batch(), finalized(router));
     bencher.bench_local(|| {
         let router = router.clone();
         rt.block_on(async move {

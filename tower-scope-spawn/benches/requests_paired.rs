@@ -49,7 +49,7 @@ fn main() {
     let layer = ScopeSpawnLayer::new().parent(&root);
     let timeout =
         TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30));
-    let variants: Vec<(&str, Router)> = vec![
+    let variants: Vec<(&str, Router<()>)> = vec![
         ("bare", Router::new().route("/", get(hello))),
         (
             "timeout_layer",
@@ -72,6 +72,11 @@ fn main() {
                 .layer(layer),
         ),
     ];
+    // Finalized, as `axum::serve` does (see `routes::finalized`).
+    let variants: Vec<(&str, Router)> = variants
+        .into_iter()
+        .map(|(name, router)| (name, finalized(router)))
+        .collect();
     let times: Vec<Vec<f64>> = runtime.block_on(async move {
         tokio::spawn(async move {
             let mut times = vec![Vec::with_capacity(rounds); variants.len()];

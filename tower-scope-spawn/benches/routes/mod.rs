@@ -35,6 +35,15 @@ pub async fn scoped_hello_scope_spawn() -> &'static str {
     scope_spawn!(async { HELLO }).await.unwrap()
 }
 
+/// `router` as a server runs it: `axum::serve` turns a `Router<()>` into the
+/// service for each connection with `with_state(())`, which makes every
+/// handler (and the layers over it) a route once. Called directly with
+/// `oneshot`, an unfinalized router would instead build the handler's route —
+/// and run every `Layer::layer` over it — on each request.
+pub fn finalized(router: Router) -> Router {
+    router.with_state(())
+}
+
 /// A server root for the layered routers.
 pub fn server() -> scope_spawn::ScopeGuard {
     scope_spawn::Scope::builder().name("server").build()
