@@ -40,26 +40,41 @@ pub(crate) fn current() -> Option<Scope> {
 /// current scope. (If the thread-local is gone — the thread is exiting — `f`
 /// runs without it.)
 pub(crate) fn enter<R>(slot: &mut Option<Scope>, f: impl FnOnce() -> R) -> R {
-    struct Leave<'a> {
-        slot: &'a mut Option<Scope>,
-        outer: Option<Scope>,
-    }
+    let _entered = Entered::new(slot);
+    f()
+}
 
-    impl Drop for Leave<'_> {
-        fn drop(&mut self) {
-            let outer = self.outer.take();
-            if let Ok(scope) = CURRENT.try_with(|current| current.replace(outer)) {
-                *self.slot = scope;
-            }
+/// The scope of a slot made current until this is dropped (see [`enter`]);
+/// for callers that would otherwise move large values in and out of a closure.
+pub(crate) struct Entered<'a> {
+    /// `None` if the thread-local is gone: then nothing was entered.
+    slot: Option<&'a mut Option<Scope>>,
+    outer: Option<Scope>,
+}
+
+impl<'a> Entered<'a> {
+    #[inline]
+    pub(crate) fn new(slot: &'a mut Option<Scope>) -> Self {
+        match CURRENT.try_with(|current| current.replace(slot.take())) {
+            Ok(outer) => Entered {
+                slot: Some(slot),
+                outer,
+            },
+            Err(_) => Entered { slot: None, outer: None },
         }
     }
+}
 
-    match CURRENT.try_with(|current| current.replace(slot.take())) {
-        Ok(outer) => {
-            let _leave = Leave { slot, outer };
-            f()
+impl Drop for Entered<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        let Some(slot) = self.slot.take() else {
+            return;
+        };
+        let outer = self.outer.take();
+        if let Ok(scope) = CURRENT.try_with(|current| current.replace(outer)) {
+            *slot = scope;
         }
-        Err(_) => f(),
     }
 }
 

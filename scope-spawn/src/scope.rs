@@ -846,7 +846,9 @@ impl Scope {
     #[inline]
     pub fn in_scope_with<F: Future>(&self, make: impl FnOnce() -> F) -> InScope<F> {
         let mut slot = Some(self.clone());
-        let future = current::enter(&mut slot, make);
+        let entered = current::Entered::new(&mut slot);
+        let future = make();
+        drop(entered);
         InScope::from_slot(slot, future)
     }
 
