@@ -279,13 +279,20 @@ impl<T: Entry> Ledger<T> {
         self.entries.push(entry);
     }
 
-    /// Removes the entries that have gone.
-    pub(crate) fn sweep(&mut self) {
+    /// Removes the entries that have gone; says whether any are left.
+    pub(crate) fn sweep(&mut self) -> bool {
         self.entries.retain(|entry| !entry.is_gone());
         self.sweep_at = (self.entries.len() * 2).max(MIN_SWEEP);
         if self.entries.is_empty() && self.entries.capacity() > MIN_SWEEP {
             self.entries = Vec::new();
         }
+        !self.entries.is_empty()
+    }
+
+    /// How many entries are listed, gone or not.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
     }
 
     /// The entries that have not gone, in the order they came.

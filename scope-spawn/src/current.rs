@@ -60,7 +60,10 @@ impl<'a> Entered<'a> {
                 slot: Some(slot),
                 outer,
             },
-            Err(_) => Entered { slot: None, outer: None },
+            Err(_) => Entered {
+                slot: None,
+                outer: None,
+            },
         }
     }
 }

@@ -130,6 +130,13 @@ pub(crate) struct ScopeInner {
     pub(crate) state: Mutex<State>,
     /// Read by every spawn under the task list's lock, so it sits by it.
     shutting_down: AtomicBool,
+    /// Whether the task list may hold entries, and whether the list of
+    /// children in `state` may: set when one is listed, cleared by a sweep
+    /// that empties the list (both under the list's lock), read without it,
+    /// so that a scope becoming idle or ending takes no lock to sweep a list
+    /// that is empty — the common end of a request scope.
+    tasks_listed: AtomicBool,
+    children_listed: AtomicBool,
     /// The tasks, in spawn order. Only spawners, cancellation and
     /// introspection take this lock; a settling task does not.
     tasks: Mutex<Ledger<Arc<TaskRecord>>>,
@@ -261,6 +268,8 @@ impl Scope {
                 ..State::default()
             }),
             shutting_down: AtomicBool::new(false),
+            tasks_listed: AtomicBool::new(false),
+            children_listed: AtomicBool::new(false),
             aborting: AtomicBool::new(false),
         });
         ScopeGuard {
@@ -314,19 +323,37 @@ impl Scope {
     // their abort handles) until the next spawn.
 
     fn sweep_tasks(&self) {
-        match self.inner.tasks.try_lock() {
-            Ok(mut tasks) => tasks.sweep(),
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().sweep(),
-            Err(TryLockError::WouldBlock) => {}
+        let inner = &*self.inner;
+        if !inner.tasks_listed.load(Ordering::Acquire) {
+            return;
         }
+        let mut tasks = match inner.tasks.try_lock() {
+            Ok(tasks) => tasks,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        let left = tasks.sweep();
+        inner.tasks_listed.store(left, Ordering::Release);
     }
 
     fn sweep_children(&self) {
-        match self.inner.state.try_lock() {
-            Ok(mut state) => state.children.sweep(),
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().children.sweep(),
-            Err(TryLockError::WouldBlock) => {}
+        let inner = &*self.inner;
+        if !inner.children_listed.load(Ordering::Acquire) {
+            return;
         }
+        let mut state = match inner.state.try_lock() {
+            Ok(state) => state,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        let left = state.children.sweep();
+        inner.children_listed.store(left, Ordering::Release);
+    }
+
+    /// Lists a task (under the task list's lock).
+    pub(crate) fn list_task(&self, tasks: &mut Ledger<Arc<TaskRecord>>, record: Arc<TaskRecord>) {
+        tasks.push(record);
+        self.inner.tasks_listed.store(true, Ordering::Release);
     }
 
     /// The scope has ended: it leaves its parent's tree.
@@ -347,8 +374,10 @@ impl Scope {
     /// touches its parent. Returns false if the parent had ended by then.
     ///
     /// The caller must hold the scope (a count or a keeper), so that it cannot
-    /// end while it activates.
-    pub(crate) fn activate(&self) -> bool {
+    /// end while it activates. `now`, if the caller has read the clock, is
+    /// taken as the time of activation (one clock read for a task and the
+    /// scopes it activates).
+    pub(crate) fn activate(&self, now: Option<Instant>) -> bool {
         let Some(parent) = &self.inner.parent else {
             return true;
         };
@@ -369,23 +398,24 @@ impl Scope {
             self.inner.activation.store(ORPHANED, Ordering::Release);
             return false;
         }
-        if !parent.activate() {
+        let now = now.unwrap_or_else(Instant::now);
+        if !parent.activate(Some(now)) {
             parent.uncount_child();
             self.inner.activation.store(ORPHANED, Ordering::Release);
             return false;
         }
-        parent
-            .inner
-            .lock_state()
-            .children
-            .push(Arc::downgrade(&self.inner));
+        {
+            let mut parent_state = parent.inner.lock_state();
+            parent_state.children.push(Arc::downgrade(&self.inner));
+            parent.inner.children_listed.store(true, Ordering::Release);
+        }
         // Read after registering: a concurrent cancellation of the parent
         // either finds this scope in its walk or is seen here.
         if parent.inner.cancelled.load(Ordering::SeqCst) {
             let _ = self.inner.reason.set(CancelReason::ParentCancelled);
             self.inner.cancelled.store(true, Ordering::SeqCst);
         }
-        state.activated = Some(Instant::now());
+        state.activated = Some(now);
         self.inner.activation.store(ACTIVE, Ordering::Release);
         true
     }
@@ -747,7 +777,7 @@ impl Scope {
         // Keep the scope from ending while the finalizer is registered.
         let kept = Kept::try_new(self);
         // A scope with finalizers is active: its parent's `join` waits for it.
-        let active = kept.is_some() && self.activate();
+        let active = kept.is_some() && self.activate(None);
         let mut state = self.inner.lock_state();
         if !state.ending {
             state.finalizers.push(Box::pin(finalizer));
@@ -1075,5 +1105,52 @@ fn self_policy_result(
 impl Drop for ScopeGuard {
     fn drop(&mut self) {
         self.let_go(CancelReason::Dropped);
+    }
+}
+
+#[cfg(all(test, not(scope_spawn_loom)))]
+mod tests {
+    use super::*;
+
+    fn listed(scope: &Scope) -> (usize, usize) {
+        let tasks = scope.inner.lock_tasks().len();
+        let children = scope.inner.lock_state().children.len();
+        (tasks, children)
+    }
+
+    #[tokio::test]
+    async fn a_scope_unlists_settled_tasks_and_ended_children_when_it_becomes_idle() {
+        let root = Scope::new();
+        for round in 0..3 {
+            let handles: Vec<_> = (0..100).map(|i| root.spawn(async move { i })).collect();
+            assert_eq!(listed(&root), (100, 0), "round {round}: listed");
+            for handle in handles {
+                handle.await.unwrap();
+            }
+            assert_eq!(
+                listed(&root),
+                (0, 0),
+                "round {round}: the last task swept them"
+            );
+
+            let child = root.child();
+            child.spawn(async {}).await.unwrap();
+            assert_eq!(
+                listed(&root),
+                (0, 1),
+                "round {round}: the used child is listed"
+            );
+            assert_eq!(
+                listed(&child),
+                (0, 0),
+                "round {round}: the child swept its task"
+            );
+            drop(child);
+            assert_eq!(
+                listed(&root),
+                (0, 0),
+                "round {round}: the ended child swept out"
+            );
+        }
     }
 }

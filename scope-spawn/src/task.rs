@@ -165,7 +165,10 @@ impl Scope {
         if !self.inner.holds.try_count() {
             return Err(self.cancelled_error());
         }
-        let refused = !self.activate()
+        // The task's start, and the activation time of the scopes it
+        // activates: one clock read.
+        let now = Instant::now();
+        let refused = !self.activate(Some(now))
             || if opts.guarded {
                 self.is_shutting_down()
             } else {
@@ -189,7 +192,7 @@ impl Scope {
         let record = Arc::new(TaskRecord {
             id: TaskId::next(),
             name: opts.name.clone(),
-            started: Instant::now(),
+            started: now,
             guarded: opts.guarded,
             blocking,
             state: AtomicU8::new(if permit.is_queued() { QUEUED } else { RUNNING }),
@@ -206,7 +209,7 @@ impl Scope {
                 self.uncount();
                 return Err(TaskError::Cancelled(CancelReason::Shutdown));
             }
-            tasks.push(Arc::clone(&record));
+            self.list_task(&mut tasks, Arc::clone(&record));
         }
         Ok(Admission {
             scope: Some(self.clone()),
