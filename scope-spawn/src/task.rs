@@ -153,7 +153,9 @@ pub(crate) struct Admission {
     scope: Option<Scope>,
     pub(crate) record: Arc<TaskRecord>,
     permit: Permit,
-    hooks: Option<Hooks>,
+    /// Boxed once more, to keep the task small (a thin pointer): tokio moves
+    /// a task's future by value several times on its way.
+    hooks: Option<Box<Hooks>>,
     /// How the task ended, published to the record once the task has left the
     /// books (see `Drop`).
     outcome: u8,
@@ -355,9 +357,11 @@ pin_project! {
         future: Option<CatchUnwind<F>>,
         span: Option<Box<tracing::Span>>,
         // The timeout bounds the run, not the wait for a slot: its timer is
-        // armed when the task starts running.
-        timeout: Option<Duration>,
-        sleep: Option<Pin<Box<Sleep>>>,
+        // armed when the task starts running. Boxed (one pointer), as are the
+        // span and the hooks, so that the task stays small: tokio moves a
+        // task's future by value several times between spawn and join, and a
+        // small one is moved inline rather than with a call to `memcpy`.
+        timer: Option<Pin<Box<Timer>>>,
         admission: Option<Admission>,
         classify: fn(&F::Output) -> Option<String>,
     }
@@ -387,12 +391,13 @@ impl<F: Future> Future for TaskFuture<F> {
             .expect("scope-spawn: task polled after completion");
         let _entered = this.span.as_deref().map(tracing::Span::enter);
         std::task::ready!(admission.poll_acquire(cx));
-        if let Some(timeout) = this.timeout.take() {
-            *this.sleep = Instant::now()
-                .checked_add(timeout)
-                .map(|at| Box::pin(tokio::time::sleep_until(at)));
+        if let Some(timer) = this.timer.as_mut() {
+            if !timer.as_mut().arm() {
+                // Too far away to represent: no timeout.
+                *this.timer = None;
+            }
         }
-        let (mut future, sleep) = (this.future, this.sleep);
+        let (mut future, timer) = (this.future, this.timer);
         let out = current::enter(&mut admission.scope, || {
             let out = match future
                 .as_mut()
@@ -403,9 +408,9 @@ impl<F: Future> Future for TaskFuture<F> {
                 Poll::Ready(Ok(out)) => Ok(out),
                 Poll::Ready(Err(payload)) => Err(TaskError::Panicked(panic_message(&*payload))),
                 Poll::Pending => {
-                    let timed_out = sleep
+                    let timed_out = timer
                         .as_mut()
-                        .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
+                        .is_some_and(|timer| timer.as_mut().poll_elapsed(cx));
                     if !timed_out {
                         return None;
                     }
@@ -425,6 +430,43 @@ impl<F: Future> Future for TaskFuture<F> {
             admission.settle(&out, failure);
         }
         Poll::Ready(out)
+    }
+}
+
+pin_project! {
+    /// A task's timeout: its length until the task starts running, then the
+    /// timer.
+    #[project = TimerProj]
+    enum Timer {
+        Unarmed { after: Duration },
+        Armed {
+            #[pin]
+            sleep: Sleep,
+        },
+    }
+}
+
+impl Timer {
+    /// Arms the timer if it is not armed yet; false if its deadline cannot be
+    /// represented.
+    fn arm(mut self: Pin<&mut Self>) -> bool {
+        if let TimerProj::Unarmed { after } = self.as_mut().project() {
+            let Some(at) = Instant::now().checked_add(*after) else {
+                return false;
+            };
+            self.set(Timer::Armed {
+                sleep: tokio::time::sleep_until(at),
+            });
+        }
+        true
+    }
+
+    /// Whether the armed timer has gone off.
+    fn poll_elapsed(self: Pin<&mut Self>, cx: &mut Context<'_>) -> bool {
+        match self.project() {
+            TimerProj::Armed { sleep } => sleep.poll(cx).is_ready(),
+            TimerProj::Unarmed { .. } => false,
+        }
     }
 }
 
@@ -619,14 +661,15 @@ impl Scope {
                 return Err(err);
             }
         };
-        admission.hooks = hooks;
+        admission.hooks = hooks.map(Box::new);
         let record = Arc::clone(&admission.record);
         let span = admission.span();
         let task = TaskFuture {
             future: Some(CatchUnwind::new(future)),
             span,
-            timeout: options.timeout,
-            sleep: None,
+            timer: options
+                .timeout
+                .map(|after| Box::pin(Timer::Unarmed { after })),
             admission: Some(admission),
             classify,
         };
