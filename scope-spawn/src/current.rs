@@ -10,6 +10,7 @@
 
 use std::cell::Cell;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -46,10 +47,16 @@ pub(crate) fn enter<R>(slot: &mut Option<Scope>, f: impl FnOnce() -> R) -> R {
 
 /// The scope of a slot made current until this is dropped (see [`enter`]);
 /// for callers that would otherwise move large values in and out of a closure.
+///
+/// It must be dropped on the thread that made it, before any `Entered` made
+/// after it is dropped (last in, first out), and not be forgotten: hold it
+/// only within one synchronous stretch of code, as [`enter`] does. It is not
+/// `Send`, so it cannot be held across an `.await` in a task.
 pub(crate) struct Entered<'a> {
     /// `None` if the thread-local is gone: then nothing was entered.
     slot: Option<&'a mut Option<Scope>>,
     outer: Option<Scope>,
+    not_send: PhantomData<*const ()>,
 }
 
 impl<'a> Entered<'a> {
@@ -59,10 +66,12 @@ impl<'a> Entered<'a> {
             Ok(outer) => Entered {
                 slot: Some(slot),
                 outer,
+                not_send: PhantomData,
             },
             Err(_) => Entered {
                 slot: None,
                 outer: None,
+                not_send: PhantomData,
             },
         }
     }

@@ -96,8 +96,9 @@ pub struct Scope {
 // The layout is fixed (`repr(C)`) for the spawn path: what a spawn and a
 // settling task both write — the `Arc`'s count, just before these fields, and
 // `holds` — and the flags they read share the first cache line; the task list's
-// lock, which only spawners take, comes last, lines away, so that a task
-// settling on one worker does not steal it from a spawner on the other.
+// lock, which spawners take, comes last, lines away, with what spawners write
+// under it (`tasks_listed`), so that a task settling on one worker does not
+// steal it from a spawner on the other.
 #[repr(C)]
 pub(crate) struct ScopeInner {
     /// Who holds the scope: its guard, its live tasks, its active children.
@@ -137,8 +138,9 @@ pub(crate) struct ScopeInner {
     /// that is empty — the common end of a request scope.
     tasks_listed: AtomicBool,
     children_listed: AtomicBool,
-    /// The tasks, in spawn order. Only spawners, cancellation and
-    /// introspection take this lock; a settling task does not.
+    /// The tasks, in spawn order. Spawners, cancellation and introspection
+    /// take this lock; a settling task only tries it (`try_lock`), and only
+    /// when it leaves the scope idle with tasks listed, to sweep them.
     tasks: Mutex<Ledger<Arc<TaskRecord>>>,
 }
 
@@ -376,7 +378,9 @@ impl Scope {
     /// The caller must hold the scope (a count or a keeper), so that it cannot
     /// end while it activates. `now`, if the caller has read the clock, is
     /// taken as the time of activation (one clock read for a task and the
-    /// scopes it activates).
+    /// scopes it activates; read before activating, so under contention a
+    /// scope may record a time a little before the activation that won, which
+    /// only shows in snapshot ages).
     pub(crate) fn activate(&self, now: Option<Instant>) -> bool {
         let Some(parent) = &self.inner.parent else {
             return true;
@@ -1112,10 +1116,25 @@ impl Drop for ScopeGuard {
 mod tests {
     use super::*;
 
+    /// The lengths of a scope's lists, checked against their flags (a list
+    /// with entries must be flagged).
     fn listed(scope: &Scope) -> (usize, usize) {
         let tasks = scope.inner.lock_tasks().len();
         let children = scope.inner.lock_state().children.len();
+        let (tasks_flagged, children_flagged) = flags(scope);
+        assert!(tasks == 0 || tasks_flagged, "a listed task is flagged");
+        assert!(
+            children == 0 || children_flagged,
+            "a listed child is flagged"
+        );
         (tasks, children)
+    }
+
+    fn flags(scope: &Scope) -> (bool, bool) {
+        (
+            scope.inner.tasks_listed.load(Ordering::Acquire),
+            scope.inner.children_listed.load(Ordering::Acquire),
+        )
     }
 
     #[tokio::test]
@@ -1132,6 +1151,7 @@ mod tests {
                 (0, 0),
                 "round {round}: the last task swept them"
             );
+            assert_eq!(flags(&root), (false, false), "round {round}: unflagged");
 
             let child = root.child();
             child.spawn(async {}).await.unwrap();
@@ -1145,12 +1165,14 @@ mod tests {
                 (0, 0),
                 "round {round}: the child swept its task"
             );
+            assert_eq!(flags(&child), (false, false), "round {round}: unflagged");
             drop(child);
             assert_eq!(
                 listed(&root),
                 (0, 0),
                 "round {round}: the ended child swept out"
             );
+            assert_eq!(flags(&root), (false, false), "round {round}: unflagged");
         }
     }
 }

@@ -154,7 +154,8 @@ pub(crate) struct Admission {
     pub(crate) record: Arc<TaskRecord>,
     permit: Permit,
     /// Boxed once more, to keep the task small (a thin pointer): tokio moves
-    /// a task's future by value several times on its way.
+    /// a task's future by value several times on its way. That costs tasks
+    /// with hooks (`spawn_with_hooks`) a second allocation.
     hooks: Option<Box<Hooks>>,
     /// How the task ended, published to the record once the task has left the
     /// books (see `Drop`).
