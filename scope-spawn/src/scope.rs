@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::books::{Holds, Ledger, Released};
+use crate::books::{Entry, Holds, Ledger, Released};
 use crate::current;
 use crate::limit::Limiter;
 use crate::name::ScopeName;
@@ -155,6 +155,26 @@ pub(crate) struct State {
     pub(crate) failures: Vec<TaskFailure>,
     /// The guard is gone: finalizers registered from now on run in the background.
     ending: bool,
+}
+
+/// Sweeps the list behind `lock` if its flag says it may hold entries and the
+/// lock is free, and sets the flag to whether entries are left (under the
+/// lock, as every write of a listed flag is).
+fn sweep_listed<G, T: Entry>(
+    listed: &AtomicBool,
+    lock: &Mutex<G>,
+    list: impl FnOnce(&mut G) -> &mut Ledger<T>,
+) {
+    if !listed.load(Ordering::Acquire) {
+        return;
+    }
+    let mut guard = match lock.try_lock() {
+        Ok(guard) => guard,
+        Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+        Err(TryLockError::WouldBlock) => return,
+    };
+    let left = list(&mut guard).sweep();
+    listed.store(left, Ordering::Release);
 }
 
 /// Who gave back a hold: which of the scope's lists may have an entry to
@@ -326,30 +346,14 @@ impl Scope {
 
     fn sweep_tasks(&self) {
         let inner = &*self.inner;
-        if !inner.tasks_listed.load(Ordering::Acquire) {
-            return;
-        }
-        let mut tasks = match inner.tasks.try_lock() {
-            Ok(tasks) => tasks,
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(TryLockError::WouldBlock) => return,
-        };
-        let left = tasks.sweep();
-        inner.tasks_listed.store(left, Ordering::Release);
+        sweep_listed(&inner.tasks_listed, &inner.tasks, |tasks| tasks);
     }
 
     fn sweep_children(&self) {
         let inner = &*self.inner;
-        if !inner.children_listed.load(Ordering::Acquire) {
-            return;
-        }
-        let mut state = match inner.state.try_lock() {
-            Ok(state) => state,
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(TryLockError::WouldBlock) => return,
-        };
-        let left = state.children.sweep();
-        inner.children_listed.store(left, Ordering::Release);
+        sweep_listed(&inner.children_listed, &inner.state, |state| {
+            &mut state.children
+        });
     }
 
     /// Lists a task (under the task list's lock).
