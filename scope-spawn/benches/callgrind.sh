@@ -33,10 +33,16 @@ fi
 
 # The path of a bench target's binary, built in the bench profile.
 bench_binary() { # PACKAGE TARGET
-  cargo bench --locked -p "$1" --bench "$2" --no-run --message-format=json 2>/dev/null |
+  local bin
+  bin=$(cargo bench --locked -p "$1" --bench "$2" --no-run --message-format=json |
     awk -v t="\"name\":\"$2\"" 'index($0, t) && index($0, "\"executable\":\"") {
       s = substr($0, index($0, "\"executable\":\"") + 14); print substr(s, 1, index(s, "\"") - 1) }' |
-    tail -n 1
+    tail -n 1)
+  if [ ! -x "$bin" ]; then
+    echo "could not build the $2 bench of $1" >&2
+    exit 1
+  fi
+  echo "$bin"
 }
 
 # total FILE: instructions; calls FILE FUNCTION: calls to FUNCTION.
@@ -54,7 +60,8 @@ count() {
   printf '%-26s %12s %10s %10s\n' "$label" instructions allocs memcpys
   for variant in "$@"; do
     for n in "$N1" "$N2"; do
-      valgrind --tool=callgrind --callgrind-out-file="$OUT/$variant.$n" "$bin" "$variant" "$n" >/dev/null 2>&1
+      valgrind --tool=callgrind --callgrind-out-file="$OUT/$variant.$n" "$bin" "$variant" "$n" \
+        >"$OUT/$variant.$n.log" 2>&1 || { cat "$OUT/$variant.$n.log" >&2; exit 1; }
     done
     local per=$((N2 - N1))
     local ins=$((($(total "$OUT/$variant.$N2") - $(total "$OUT/$variant.$N1")) / per))
@@ -67,11 +74,12 @@ count() {
 }
 
 if [ "$ONLY" != requests ]; then
-  count "$(bench_binary scope-spawn@0.2.0 instructions)" "per task" \
-    tokio_spawn join_set task_tracker_token scope_spawn_0_1 scope_spawn
+  bin=$(bench_binary scope-spawn@0.2.0 instructions)
+  count "$bin" "per task" tokio_spawn join_set task_tracker_token scope_spawn_0_1 scope_spawn
 fi
 if [ "$ONLY" != tasks ]; then
-  count "$(bench_binary tower-scope-spawn requests_count)" "per request" \
-    bare noop_layer timeout_layer scope_layer_only scope_layer_scoped tokio_spawn_bare scope_spawn_layer_scoped
+  bin=$(bench_binary tower-scope-spawn requests_count)
+  count "$bin" "per request" bare noop_layer timeout_layer scope_layer_only scope_layer_scoped \
+    tokio_spawn_bare scope_spawn_layer_scoped
 fi
 echo "callgrind outputs in $OUT"
