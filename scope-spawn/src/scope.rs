@@ -177,15 +177,6 @@ fn sweep_listed<G, T: Entry>(
     listed.store(left, Ordering::Release);
 }
 
-/// Who gave back a hold: which of the scope's lists may have an entry to
-/// sweep.
-#[derive(Clone, Copy)]
-enum Left {
-    Task,
-    Child,
-    Keeper,
-}
-
 // `ScopeInner::activation` states.
 const IDLE: u8 = 0;
 const ACTIVE: u8 = 1;
@@ -303,39 +294,25 @@ impl Scope {
     /// Takes back a task's count (see [`Holds`]); ends the scope if that was
     /// the last hold.
     pub(crate) fn uncount(&self) {
-        self.released(self.inner.holds.uncount(), Left::Task);
-    }
-
-    /// Takes back an active child's count.
-    fn uncount_child(&self) {
-        self.released(self.inner.holds.uncount(), Left::Child);
+        self.released(self.inner.holds.uncount());
     }
 
     /// Takes back a keeper; ends the scope if that was the last hold.
     fn unkeep(&self) {
-        self.released(self.inner.holds.unkeep(), Left::Keeper);
+        self.released(self.inner.holds.unkeep());
     }
 
-    fn released(&self, released: Released, left: Left) {
-        match released {
-            Released::Held => {}
-            // Only the list the last leaver was on can have grown.
-            Released::Idle => match left {
-                Left::Task => self.sweep_tasks(),
-                Left::Child => self.sweep_children(),
-                Left::Keeper => {}
-            },
-            Released::Ended => {
-                // A child that was never used has listed nothing: the common
-                // end of a request scope takes no lock.
-                if self.inner.parent.is_none()
-                    || self.inner.activation.load(Ordering::Acquire) == ACTIVE
-                {
-                    self.sweep_tasks();
-                    self.sweep_children();
-                }
-                self.ended();
-            }
+    fn released(&self, released: Released) {
+        if released == Released::Held {
+            return;
+        }
+        // Idle or ended: every listed task has settled and every listed child
+        // has ended. A list that is empty (the common end of a request scope,
+        // which never listed anything) is skipped without its lock.
+        self.sweep_tasks();
+        self.sweep_children();
+        if released == Released::Ended {
+            self.ended();
         }
     }
 
@@ -367,7 +344,7 @@ impl Scope {
         if self.inner.activation.load(Ordering::Acquire) == ACTIVE {
             // It stays in the parent's list of children until the next sweep.
             if let Some(parent) = &self.inner.parent {
-                parent.uncount_child();
+                parent.uncount();
             }
         }
     }
@@ -408,7 +385,7 @@ impl Scope {
         }
         let now = now.unwrap_or_else(Instant::now);
         if !parent.activate(Some(now)) {
-            parent.uncount_child();
+            parent.uncount();
             self.inner.activation.store(ORPHANED, Ordering::Release);
             return false;
         }
@@ -1178,5 +1155,22 @@ mod tests {
             );
             assert_eq!(flags(&root), (false, false), "round {round}: unflagged");
         }
+    }
+
+    #[tokio::test]
+    async fn a_scope_made_idle_by_its_last_task_also_unlists_children_that_ended_before() {
+        let root = Scope::new();
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let busy = root.spawn(async move {
+            let _ = released.await;
+        });
+        let child = root.child();
+        child.spawn(async {}).await.unwrap();
+        drop(child);
+        assert_eq!(listed(&root), (1, 1), "the task keeps the root busy");
+        release.send(()).unwrap();
+        busy.await.unwrap();
+        assert_eq!(listed(&root), (0, 0), "the last task swept both lists");
+        assert_eq!(flags(&root), (false, false));
     }
 }
