@@ -97,51 +97,6 @@ async fn global_is_one_process_wide_root() {
     assert!(a.parent().is_none());
 }
 
-#[tokio::test]
-async fn tasks_run_inside_a_span_parented_to_the_spawn_site() {
-    use std::sync::{Arc, Mutex};
-    use tracing_subscriber::layer::{Context, SubscriberExt};
-    use tracing_subscriber::registry::LookupSpan;
-
-    /// Records (span name, parent span name) for every new span.
-    #[derive(Clone, Default)]
-    struct Parents(Arc<Mutex<Vec<SpanAndParent>>>);
-    type SpanAndParent = (String, Option<String>);
-    impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Parents {
-        fn on_new_span(
-            &self,
-            _: &tracing::span::Attributes<'_>,
-            id: &tracing::span::Id,
-            ctx: Context<'_, S>,
-        ) {
-            let span = ctx.span(id).unwrap();
-            let parent = span.parent().map(|p| p.name().to_owned());
-            self.0
-                .lock()
-                .unwrap()
-                .push((span.name().to_owned(), parent));
-        }
-    }
-
-    let parents = Parents::default();
-    let subscriber = tracing_subscriber::registry().with(parents.clone());
-    let _default = tracing::subscriber::set_default(subscriber);
-
-    let guard = Scope::new();
-    let request = tracing::info_span!("request");
-    let handle = {
-        let _entered = request.enter();
-        guard.spawn(async { tracing::Span::current().metadata().map(|m| m.name()) })
-    };
-    // The current-thread runtime polls the task on this thread, under our subscriber.
-    assert_eq!(handle.await.unwrap(), Some("scope_task"));
-    let recorded = parents.0.lock().unwrap().clone();
-    assert!(
-        recorded.contains(&("scope_task".to_owned(), Some("request".to_owned()))),
-        "{recorded:?}"
-    );
-}
-
 /// Records the current scope's id when dropped.
 struct NoteScopeOnDrop(std::sync::mpsc::Sender<Option<scope_spawn::ScopeId>>);
 
