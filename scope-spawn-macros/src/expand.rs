@@ -44,7 +44,16 @@ fn scoped_fn(args: &ScopedArgs, scoped: ScopedFn) -> TokenStream {
     let run = hidden("__scope_spawn_run");
     let scope = hidden("__scope_spawn_scope");
     let inner_name = Ident::new("__scope_spawn_inner", Span::call_site());
-    let handler_scope = quote!(::scope_spawn::__private::HandlerScope);
+    // The scope's extractor: from the whole request when it is the last
+    // argument (axum has taken the request apart and put it back for it; a
+    // parts extractor there would take it apart again), else from the parts.
+    let arity = func.sig.inputs.len() + usize::from(scope_param.is_none());
+    let scope_position = scope_param.map_or(0, |index| index);
+    let handler_scope = if scope_position + 1 == arity {
+        quote!(::scope_spawn::__private::HandlerScope<::scope_spawn::__private::ViaRequest>)
+    } else {
+        quote!(::scope_spawn::__private::HandlerScope)
+    };
 
     // The outer signature: the user's parameters, each bound to a plain name
     // (its own, if it is one, so attributes below such as
@@ -320,7 +329,7 @@ mod tests {
         .unwrap();
         let expected = tokens(
             r#"
-            async fn h(a: A, scope: ::scope_spawn::__private::HandlerScope) {
+            async fn h(a: A, scope: ::scope_spawn::__private::HandlerScope<::scope_spawn::__private::ViaRequest>) {
                 #[allow(clippy::unused_async)]
                 async fn __scope_spawn_inner(a: A, scope: Scope) {}
                 let __scope_spawn_run = scope.enter(
@@ -336,6 +345,33 @@ mod tests {
             "#,
         );
         assert_eq!(normalise::<ItemFn>(out), normalise::<ItemFn>(expected));
+    }
+
+    #[test]
+    fn scoped_extracts_a_last_scope_from_the_whole_request() {
+        // Injected as the only argument, or declared last: `ViaRequest`.
+        let only = scoped(tokens(""), tokens("async fn h() {}")).unwrap();
+        let expected = tokens(
+            r#"
+            async fn h(__scope_spawn_request: ::scope_spawn::__private::HandlerScope<::scope_spawn::__private::ViaRequest>) {
+                #[allow(clippy::unused_async)]
+                async fn __scope_spawn_inner() {}
+                let __scope_spawn_run = __scope_spawn_request.enter(::scope_spawn::__private::HandlerOptions::new("h"));
+                __scope_spawn_run.run(__scope_spawn_inner()).await
+            }
+            "#,
+        );
+        assert_eq!(normalise::<ItemFn>(only), normalise::<ItemFn>(expected));
+
+        // Declared before another argument: from the parts.
+        let first = scoped(tokens(""), tokens("async fn h(scope: Scope, a: A) {}")).unwrap();
+        let first = normalise::<ItemFn>(first);
+        assert!(
+            first.starts_with(
+                "async fn h (scope : :: scope_spawn :: __private :: HandlerScope , a : A)"
+            ),
+            "{first}"
+        );
     }
 
     #[test]

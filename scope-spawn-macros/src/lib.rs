@@ -127,6 +127,11 @@ use expand::SpawnKind;
 /// }
 /// ```
 ///
+/// The scope's extractor reads the request's parts, except in the last
+/// position — a handler with no other argument, or a declared `Scope` last —
+/// where it takes the whole request (`HandlerScope<ViaRequest>`), which
+/// spares axum taking the request apart a second time.
+///
 /// Attributes, doc comments, visibility, generics, the where-clause and the
 /// return type stay as written; parameters that are plain names keep them.
 ///

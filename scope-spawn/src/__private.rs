@@ -6,7 +6,7 @@ use tokio::sync::oneshot;
 use tokio::task::{AbortHandle, JoinSet};
 
 pub use crate::Policy;
-pub use crate::handler::{HandlerOptions, HandlerRun, HandlerScope};
+pub use crate::handler::{HandlerOptions, HandlerRun, HandlerScope, ViaParts, ViaRequest};
 pub use crate::task::TaskOptions;
 use crate::task::{Prepared, panic_message};
 use crate::{Scope, ScopeGuard, TaskError, TaskHandle};

@@ -2,11 +2,11 @@
 
 use std::convert::Infallible;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use http::request::Parts;
 
 use crate::Scope;
-use crate::handler::HandlerScope;
+use crate::handler::{HandlerScope, ViaParts, ViaRequest};
 
 /// `Scope` is an axum extractor.
 ///
@@ -28,10 +28,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Scope {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for HandlerScope {
+impl<S: Send + Sync> FromRequestParts<S> for HandlerScope<ViaParts> {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(HandlerScope::new(parts.extensions.get::<Scope>().cloned()))
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for HandlerScope<ViaRequest> {
+    type Rejection = Infallible;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(HandlerScope::new(req.extensions().get::<Scope>().cloned()))
     }
 }

@@ -2,23 +2,40 @@
 //! tower layer) or made for this invocation.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use crate::{InScope, Policy, Scope, ScopeBuilder, ScopeGuard, ScopeRun};
 
 /// The scope `#[scoped]` injects: the request's scope if the tower layer put one
 /// in the request extensions, otherwise none yet. An axum extractor (with the
-/// `axum` feature).
-#[derive(Debug, Clone)]
-pub struct HandlerScope {
+/// `axum` feature): from the request's parts ([`ViaParts`], in any position),
+/// or from the whole request ([`ViaRequest`], in the last position).
+pub struct HandlerScope<Via = ViaParts> {
     request: Option<Scope>,
+    via: PhantomData<fn() -> Via>,
 }
 
-impl HandlerScope {
+/// [`HandlerScope`] extracted from the request's parts: any position.
+#[derive(Debug)]
+pub enum ViaParts {}
+
+/// [`HandlerScope`] extracted from the whole request, which must then be the
+/// handler's last argument: this spares axum taking the request apart a
+/// second time (as it does for a parts extractor in the last position) when
+/// the scope is a handler's only argument.
+#[derive(Debug)]
+pub enum ViaRequest {}
+
+impl<Via> HandlerScope<Via> {
     /// A handler scope from the request's scope, if there is one.
     pub fn new(request: Option<Scope>) -> Self {
-        HandlerScope { request }
+        HandlerScope {
+            request,
+            via: PhantomData,
+        }
     }
 
     /// Decides the handler's scope: the request's scope as it is; a child of it
@@ -41,6 +58,20 @@ impl HandlerScope {
                 }
             }
         }
+    }
+}
+
+impl<Via> Clone for HandlerScope<Via> {
+    fn clone(&self) -> Self {
+        HandlerScope::new(self.request.clone())
+    }
+}
+
+impl<Via> fmt::Debug for HandlerScope<Via> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HandlerScope")
+            .field("request", &self.request)
+            .finish()
     }
 }
 
