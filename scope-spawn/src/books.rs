@@ -9,6 +9,8 @@
 
 use std::sync::{Arc, Weak};
 
+use smallvec::SmallVec;
+
 use crate::scope::ScopeInner;
 use crate::sync::{AtomicU64, Notify, Ordering};
 use crate::task::TaskRecord;
@@ -257,9 +259,15 @@ impl Entry for Weak<ScopeInner> {
 /// free then). So the list holds at most about twice the entries that were
 /// live at once since the scope was last idle.
 pub(crate) struct Ledger<T> {
-    entries: Vec<T>,
+    /// The first entries inline: a scope with a task or two (say, a request
+    /// scope) allocates no list.
+    entries: SmallVec<[T; INLINE]>,
     sweep_at: usize,
 }
+
+/// How many entries a list holds before it allocates: two fit in the 24
+/// bytes of a `Vec`'s own fields.
+const INLINE: usize = 2;
 
 /// The smallest list that is swept.
 const MIN_SWEEP: usize = 32;
@@ -267,7 +275,7 @@ const MIN_SWEEP: usize = 32;
 impl<T: Entry> Ledger<T> {
     pub(crate) const fn new() -> Self {
         Ledger {
-            entries: Vec::new(),
+            entries: SmallVec::new_const(),
             sweep_at: MIN_SWEEP,
         }
     }
@@ -284,7 +292,7 @@ impl<T: Entry> Ledger<T> {
         self.entries.retain(|entry| !entry.is_gone());
         self.sweep_at = (self.entries.len() * 2).max(MIN_SWEEP);
         if self.entries.is_empty() && self.entries.capacity() > MIN_SWEEP {
-            self.entries = Vec::new();
+            self.entries = SmallVec::new();
         }
         !self.entries.is_empty()
     }
@@ -342,6 +350,21 @@ mod tests {
             );
         }
         assert_eq!(ledger.live().count(), 10);
+    }
+
+    #[test]
+    fn a_ledger_of_two_entries_allocates_nothing_and_is_no_larger_than_a_vec() {
+        let mut ledger = Ledger::new();
+        let flags: Vec<_> = (0..3).map(|_| Rc::new(Cell::new(false))).collect();
+        ledger.push(Flag(Rc::clone(&flags[0])));
+        ledger.push(Flag(Rc::clone(&flags[1])));
+        assert!(!ledger.entries.spilled(), "two entries stay inline");
+        ledger.push(Flag(Rc::clone(&flags[2])));
+        assert!(ledger.entries.spilled(), "a third one allocates");
+        assert_eq!(
+            std::mem::size_of::<SmallVec<[Flag; INLINE]>>(),
+            std::mem::size_of::<Vec<Flag>>()
+        );
     }
 
     #[test]
