@@ -434,6 +434,11 @@ impl Scope {
     /// armed yet. Timers are armed lazily — by the first task, waiter or token —
     /// so a scope with a timeout that nobody uses costs no timer task.
     pub(crate) fn arm_deadlines(&self) {
+        // The effective deadline is the earliest on the chain: without one,
+        // no scope on it has a timer to arm.
+        if self.inner.deadline.is_none() {
+            return;
+        }
         let mut scope = Some(self);
         while let Some(s) = scope {
             if let Some(deadline) = s.inner.timer {
