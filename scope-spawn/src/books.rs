@@ -298,7 +298,7 @@ impl<T: Entry> Ledger<T> {
     }
 
     /// How many entries are listed, gone or not.
-    #[cfg(test)]
+    #[cfg(all(test, not(scope_spawn_loom)))]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }

@@ -23,56 +23,31 @@ pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
 #[cfg(scope_spawn_loom)]
 pub(crate) use notify::Notify;
 
-/// A cell written once: `OnceLock`, or a loom mutex under loom.
-#[cfg(not(scope_spawn_loom))]
-pub(crate) struct AbortCell<H>(std::sync::OnceLock<H>);
+/// A cell written once (a task's abort handle) and emptied by whoever stops
+/// the task first: behind a mutex that only those two take, each for one
+/// store or one take, so it is all but never contended — and on the spawn
+/// path its lock and unlock cost less than `OnceLock`'s initialization
+/// machinery, for the same two atomic operations. Under loom the mutex is
+/// loom's, so the models check this very code.
+pub(crate) struct AbortCell<H>(Mutex<Option<H>>);
 
-#[cfg(not(scope_spawn_loom))]
 impl<H> AbortCell<H> {
     pub(crate) fn new() -> Self {
-        AbortCell(std::sync::OnceLock::new())
+        AbortCell(Mutex::new(None))
     }
 
     pub(crate) fn set(&self, value: H) {
-        let _ = self.0.set(value);
+        *self.lock() = Some(value);
     }
 
-    pub(crate) fn with(&self, f: impl FnOnce(&H)) {
-        if let Some(value) = self.0.get() {
-            f(value);
-        }
-    }
-}
-
-/// Under loom: the value behind a mutex (storage only), and the publication
-/// through an atomic flag with `OnceLock`'s release/acquire orderings, so the
-/// model sees the same ordering the real cell gives.
-#[cfg(scope_spawn_loom)]
-pub(crate) struct AbortCell<H> {
-    value: loom::sync::Mutex<Option<H>>,
-    published: AtomicBool,
-}
-
-#[cfg(scope_spawn_loom)]
-impl<H> AbortCell<H> {
-    pub(crate) fn new() -> Self {
-        AbortCell {
-            value: loom::sync::Mutex::new(None),
-            published: AtomicBool::new(false),
-        }
+    pub(crate) fn take(&self) -> Option<H> {
+        self.lock().take()
     }
 
-    pub(crate) fn set(&self, value: H) {
-        *self.value.lock().unwrap() = Some(value);
-        self.published.store(true, Ordering::Release);
-    }
-
-    pub(crate) fn with(&self, f: impl FnOnce(&H)) {
-        if self.published.load(Ordering::Acquire) {
-            if let Some(value) = self.value.lock().unwrap().as_ref() {
-                f(value);
-            }
-        }
+    fn lock(&self) -> MutexGuard<'_, Option<H>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

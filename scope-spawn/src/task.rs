@@ -136,8 +136,12 @@ impl TaskRecord {
         self.state() > RUNNING
     }
 
+    /// Stops the task, unless it has been stopped through its record before
+    /// (or its handle is not published yet: see `gate`).
     pub(crate) fn abort(&self) {
-        self.abort.with(AbortHandle::abort);
+        if let Some(handle) = self.abort.take() {
+            handle.abort();
+        }
     }
 }
 
