@@ -433,12 +433,17 @@ impl Scope {
     /// Arms the deadline timers of this scope and its ancestors that are not
     /// armed yet. Timers are armed lazily — by the first task, waiter or token —
     /// so a scope with a timeout that nobody uses costs no timer task.
+    #[inline]
     pub(crate) fn arm_deadlines(&self) {
         // The effective deadline is the earliest on the chain: without one,
         // no scope on it has a timer to arm.
-        if self.inner.deadline.is_none() {
-            return;
+        if self.inner.deadline.is_some() {
+            self.arm_chain();
         }
+    }
+
+    #[cold]
+    fn arm_chain(&self) {
         let mut scope = Some(self);
         while let Some(s) = scope {
             if let Some(deadline) = s.inner.timer {
