@@ -13,65 +13,8 @@
 //! leaves out start-up. Without arguments — as `cargo bench` runs it — every
 //! variant runs once with a small `n`, as a smoke test.
 
-use scope_spawn::Scope;
-use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-
-/// The variants, each against the same baselines as case 1.
-const VARIANTS: [&str; 5] = [
-    "tokio_spawn",
-    "join_set",
-    "task_tracker_token",
-    "scope_spawn_0_1",
-    "scope_spawn",
-];
-
-async fn spawn_and_await(variant: &str, n: usize) -> usize {
-    let mut sum = 0;
-    match variant {
-        "tokio_spawn" => {
-            let handles: Vec<_> = (0..n).map(|i| tokio::spawn(async move { i })).collect();
-            for handle in handles {
-                sum += handle.await.unwrap();
-            }
-        }
-        "join_set" => {
-            let mut set = JoinSet::new();
-            for i in 0..n {
-                set.spawn(async move { i });
-            }
-            while let Some(out) = set.join_next().await {
-                sum += out.unwrap();
-            }
-        }
-        "task_tracker_token" => {
-            let (tracker, token) = (TaskTracker::new(), CancellationToken::new());
-            let handles: Vec<_> = (0..n)
-                .map(|i| tracker.spawn(token.clone().run_until_cancelled_owned(async move { i })))
-                .collect();
-            for handle in handles {
-                sum += handle.await.unwrap().unwrap();
-            }
-        }
-        "scope_spawn_0_1" => {
-            let scope = scope_spawn_0_1::scope::Scope::new();
-            let handles: Vec<_> = (0..n).map(|i| scope.spawn(async move { i })).collect();
-            for handle in handles {
-                sum += handle.await.unwrap().unwrap();
-            }
-        }
-        "scope_spawn" => {
-            let scope = Scope::new();
-            let handles: Vec<_> = (0..n).map(|i| scope.spawn(async move { i })).collect();
-            for handle in handles {
-                sum += handle.await.unwrap();
-            }
-        }
-        other => panic!("unknown variant {other:?}; one of {VARIANTS:?}"),
-    }
-    sum
-}
+mod variants;
+use variants::{VARIANTS, spawn_and_await};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
