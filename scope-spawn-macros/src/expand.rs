@@ -48,7 +48,7 @@ fn scoped_fn(args: &ScopedArgs, scoped: ScopedFn) -> TokenStream {
     // argument (axum has taken the request apart and put it back for it; a
     // parts extractor there would take it apart again), else from the parts.
     let arity = func.sig.inputs.len() + usize::from(scope_param.is_none());
-    let scope_position = scope_param.map_or(0, |index| index);
+    let scope_position = scope_param.unwrap_or(0);
     let handler_scope = if scope_position + 1 == arity {
         quote!(::scope_spawn::__private::HandlerScope<::scope_spawn::__private::ViaRequest>)
     } else {

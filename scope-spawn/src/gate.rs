@@ -16,7 +16,7 @@
 //! model below checks that under every interleaving, and fails if either side
 //! reads before it writes.
 
-use crate::sync::{AbortCell, AtomicBool, Ordering, fence};
+use crate::sync::{AbortCell, AtomicBool, Ordering};
 
 /// A task's abort handle, published once, right after the task is spawned.
 pub(crate) struct AbortSlot<H>(AbortCell<H>);
@@ -39,13 +39,6 @@ impl<H> AbortSlot<H> {
     pub(crate) fn take(&self) -> Option<H> {
         self.0.take()
     }
-}
-
-/// Called by the stopping side between raising the flag and taking the
-/// handles; the fence also pairs with the one that creating a scope's token
-/// takes (see `Scope::cancellation_token`).
-pub(crate) fn after_raising() {
-    fence(Ordering::SeqCst);
 }
 
 /// Raises a stop flag; true if it was already raised.
@@ -75,7 +68,6 @@ mod loom_model {
                 })
             };
             raise(&flag);
-            after_raising();
             if slot.take().is_some() {
                 stops.fetch_add(1, Ordering::SeqCst);
             }

@@ -442,7 +442,7 @@ impl Scope {
         }
     }
 
-    #[cold]
+    #[inline(never)]
     fn arm_chain(&self) {
         let mut scope = Some(self);
         while let Some(s) = scope {
@@ -606,8 +606,10 @@ impl Scope {
             );
             marked.push(scope);
         }
-        // See `gate`: raise the flags, then read the abort handles.
-        crate::gate::after_raising();
+        // Pairs with the fence in `cancellation_token`: a token created while
+        // the scope is being cancelled is cancelled by one side or the other.
+        // (The abort handles need no fence: see `gate`.)
+        std::sync::atomic::fence(Ordering::SeqCst);
         for scope in marked {
             if let Some(token) = scope.inner.token.get() {
                 token.cancel();
@@ -635,7 +637,6 @@ impl Scope {
         while let Some(scope) = stack.pop() {
             let inner = &scope.inner;
             crate::gate::raise(&inner.aborting);
-            crate::gate::after_raising();
             scope.abort_tasks(|_| true);
             stack.extend(scope.children());
         }

@@ -10,25 +10,26 @@
 //! ```
 
 #[cfg(not(scope_spawn_loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 #[cfg(not(scope_spawn_loom))]
 pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
 #[cfg(not(scope_spawn_loom))]
 pub(crate) use tokio::sync::{Notify, oneshot};
 
 #[cfg(scope_spawn_loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 #[cfg(scope_spawn_loom)]
 pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
 #[cfg(scope_spawn_loom)]
 pub(crate) use notify::Notify;
 
 /// A cell written once (a task's abort handle) and emptied by whoever stops
-/// the task first: behind a mutex that only those two take, each for one
-/// store or one take, so it is all but never contended — and on the spawn
-/// path its lock and unlock cost less than `OnceLock`'s initialization
-/// machinery, for the same two atomic operations. Under loom the mutex is
-/// loom's, so the models check this very code.
+/// the task first — the task itself, a cancellation or a shutdown's
+/// deadline: behind a mutex that each of them takes for one store or one
+/// take, so it is all but never contended, and on the spawn path its lock
+/// and unlock cost less than `OnceLock`'s initialization machinery, for the
+/// same two atomic operations. Under loom the mutex is loom's, so the models
+/// check this very code.
 pub(crate) struct AbortCell<H>(Mutex<Option<H>>);
 
 impl<H> AbortCell<H> {
