@@ -1,8 +1,8 @@
 //! Case 1 of `BENCHMARKS.md` again, measured in pairs: spawn 100k trivial
 //! tasks and await them in a batch, every variant on one 2-worker runtime,
 //! interleaved — each round runs one batch of every variant, in an order that
-//! rotates from round to round — so that a slow stretch of the shared machine
-//! hits every variant alike. Each judged figure is the median over rounds of
+//! changes from round to round (see `order`) — so that a slow stretch of the
+//! shared machine hits every variant alike. Each judged figure is the median over rounds of
 //! a ratio taken *within* a round. (`runtime.rs` times each variant on a
 //! runtime of its own, one after the other: there a slow minute lands on one
 //! variant only.)
@@ -22,7 +22,22 @@ use variants::{VARIANTS, spawn_and_await};
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+    let mid = values.len() / 2;
+    if values.len() % 2 == 0 {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
+}
+
+/// The order of the variants in a round: rotated by one each round, and
+/// reversed every other round, so that no variant always follows the same
+/// one (whatever a batch leaves behind lands on each neighbour alike).
+fn order(round: usize, variants: usize) -> impl Iterator<Item = usize> {
+    (0..variants).map(move |k| {
+        let k = if round % 2 == 0 { k } else { variants - 1 - k };
+        (round / 2 + k) % variants
+    })
 }
 
 fn main() {
@@ -35,8 +50,7 @@ fn main() {
             spawn_and_await(variant, n).await;
         }
         for round in 0..rounds {
-            for k in 0..VARIANTS.len() {
-                let i = (round + k) % VARIANTS.len();
+            for i in order(round, VARIANTS.len()) {
                 let started = Instant::now();
                 let sum = spawn_and_await(VARIANTS[i], n).await;
                 let elapsed = started.elapsed();

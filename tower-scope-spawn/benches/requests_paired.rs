@@ -1,8 +1,9 @@
 //! Case 4 of BENCHMARKS.md again, measured in pairs: the same routers as
 //! `requests.rs`, but all on one runtime and interleaved — each round runs one
-//! batch of every variant, in an order that rotates from round to round — so
-//! that a slow stretch of the shared machine hits every variant alike. Each
-//! judged figure is the median over rounds of a ratio taken *within* a round.
+//! batch of every variant, in an order that changes from round to round (see
+//! `order`) — so that a slow stretch of the shared machine hits every variant
+//! alike. Each judged figure is the median over rounds of a ratio taken
+//! *within* a round.
 //!
 //! ```sh
 //! cargo bench -p tower-scope-spawn --bench requests_paired
@@ -33,7 +34,22 @@ async fn batch(router: &Router, n: usize) -> Duration {
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+    let mid = values.len() / 2;
+    if values.len() % 2 == 0 {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
+}
+
+/// The order of the variants in a round: rotated by one each round, and
+/// reversed every other round, so that no variant always follows the same
+/// one (whatever a batch leaves behind lands on each neighbour alike).
+fn order(round: usize, variants: usize) -> impl Iterator<Item = usize> {
+    (0..variants).map(move |k| {
+        let k = if round % 2 == 0 { k } else { variants - 1 - k };
+        (round / 2 + k) % variants
+    })
 }
 
 fn main() {
@@ -85,8 +101,7 @@ fn main() {
                 batch(router, n).await;
             }
             for round in 0..rounds {
-                for k in 0..variants.len() {
-                    let i = (round + k) % variants.len();
+                for i in order(round, variants.len()) {
                     let elapsed = batch(&variants[i].1, n).await;
                     times[i].push(elapsed.as_nanos() as f64 / n as f64);
                 }
