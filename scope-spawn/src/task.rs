@@ -121,7 +121,8 @@ pub(crate) struct TaskRecord {
     pub(crate) guarded: bool,
     pub(crate) blocking: bool,
     pub(crate) state: AtomicU8,
-    /// How cancellation stops the task, set right after it is spawned.
+    /// How cancellation stops the task: set right after it is spawned, taken
+    /// by whoever stops it first (see `gate`).
     abort: AbortSlot<AbortHandle>,
     /// Why the task's scope stopped it, for its handle.
     cancelled: OnceLock<CancelReason>,
