@@ -16,20 +16,26 @@
 //! model below checks that under every interleaving, and fails if either side
 //! reads before it writes.
 
-use crate::sync::{AbortCell, AtomicBool, Ordering};
+use crate::sync::{AtomicBool, Mutex, MutexGuard, Ordering};
 
-/// A task's abort handle, published once, right after the task is spawned.
-pub(crate) struct AbortSlot<H>(AbortCell<H>);
+/// A task's abort handle, published once, right after the task is spawned,
+/// and taken by whoever stops the task first — the task itself, a
+/// cancellation or a shutdown's deadline. Each of them locks the mutex for
+/// one store or one take, so it is all but never contended; on the spawn path
+/// its lock and unlock cost less than `OnceLock`'s initialization machinery,
+/// for the same two atomic operations. Under loom the mutex is loom's, so the
+/// model below checks this very code.
+pub(crate) struct AbortSlot<H>(Mutex<Option<H>>);
 
 impl<H> AbortSlot<H> {
     pub(crate) fn new() -> Self {
-        AbortSlot(AbortCell::new())
+        AbortSlot(Mutex::new(None))
     }
 
     /// Publishes the handle. Then read the flag: if it is raised, stop the
     /// task yourself.
     pub(crate) fn publish(&self, handle: H) {
-        self.0.set(handle);
+        *self.lock() = Some(handle);
     }
 
     /// Takes the handle, if it has been published and not taken yet: one
@@ -37,7 +43,13 @@ impl<H> AbortSlot<H> {
     /// handle, which keeps the runtime's task cell, goes as soon as it has
     /// been used.
     pub(crate) fn take(&self) -> Option<H> {
-        self.0.take()
+        self.lock().take()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<H>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -23,35 +23,6 @@ pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
 #[cfg(scope_spawn_loom)]
 pub(crate) use notify::Notify;
 
-/// A cell written once (a task's abort handle) and emptied by whoever stops
-/// the task first — the task itself, a cancellation or a shutdown's
-/// deadline: behind a mutex that each of them takes for one store or one
-/// take, so it is all but never contended, and on the spawn path its lock
-/// and unlock cost less than `OnceLock`'s initialization machinery, for the
-/// same two atomic operations. Under loom the mutex is loom's, so the models
-/// check this very code.
-pub(crate) struct AbortCell<H>(Mutex<Option<H>>);
-
-impl<H> AbortCell<H> {
-    pub(crate) fn new() -> Self {
-        AbortCell(Mutex::new(None))
-    }
-
-    pub(crate) fn set(&self, value: H) {
-        *self.lock() = Some(value);
-    }
-
-    pub(crate) fn take(&self) -> Option<H> {
-        self.lock().take()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Option<H>> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
 /// A oneshot channel on loom's primitives, with the subset of tokio's API the
 /// limiter uses.
 #[cfg(scope_spawn_loom)]
