@@ -42,16 +42,17 @@ impl<Via> HandlerScope<Via> {
     /// when options were given; without a request scope, a fresh scope (a child
     /// of [`Scope::current`] or [`Scope::global`]) owned by this invocation.
     pub fn enter(self, options: HandlerOptions) -> HandlerRun {
-        match self.request {
-            Some(request) if !options.explicit => HandlerRun {
+        match (self.request, options.builder) {
+            (Some(request), None) => HandlerRun {
                 scope: request,
                 guard: None,
             },
-            request => {
+            (request, builder) => {
                 let parent = request
                     .or_else(Scope::current)
                     .unwrap_or_else(Scope::global);
-                let guard = options.builder.parent(&parent).build();
+                let builder = builder.unwrap_or_else(|| Scope::builder().name(options.name));
+                let guard = builder.parent(&parent).build();
                 HandlerRun {
                     scope: Scope::clone(&guard),
                     guard: Some(guard),
@@ -75,28 +76,32 @@ impl<Via> fmt::Debug for HandlerScope<Via> {
     }
 }
 
-/// The options of `#[scoped(..)]`: a [`ScopeBuilder`] for the handler's own
-/// scope, and whether any option was given (without one, a request scope is
-/// used as it is).
+/// The options of `#[scoped(..)]`: the handler's name, the default name of
+/// its own scope, and a [`ScopeBuilder`] once any option is given (without
+/// one, a request scope is used as it is, and nothing is built for it).
 #[derive(Debug, Clone)]
 pub struct HandlerOptions {
-    builder: ScopeBuilder,
-    explicit: bool,
+    name: &'static str,
+    builder: Option<ScopeBuilder>,
 }
 
 impl HandlerOptions {
     /// Options with the default name (the handler's), nothing explicit.
-    pub fn new(default_name: impl Into<Cow<'static, str>>) -> Self {
+    #[inline]
+    pub fn new(default_name: &'static str) -> Self {
         HandlerOptions {
-            builder: Scope::builder().name(default_name),
-            explicit: false,
+            name: default_name,
+            builder: None,
         }
     }
 
     fn explicit(self, builder: impl FnOnce(ScopeBuilder) -> ScopeBuilder) -> Self {
+        let base = self
+            .builder
+            .unwrap_or_else(|| Scope::builder().name(self.name));
         HandlerOptions {
-            builder: builder(self.builder),
-            explicit: true,
+            name: self.name,
+            builder: Some(builder(base)),
         }
     }
 
