@@ -113,6 +113,12 @@ impl Holds {
         }
     }
 
+    /// Whether the only hold is one keeper: no task or active child is
+    /// counted, and nobody waits.
+    pub(crate) fn is_kept_only(&self) -> bool {
+        self.word.load(Ordering::Acquire) == KEEPER
+    }
+
     pub(crate) fn is_ended(&self) -> bool {
         self.word.load(Ordering::Acquire) & !WAITED == 0
     }

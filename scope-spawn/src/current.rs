@@ -93,7 +93,8 @@ impl Drop for Entered<'_> {
 pin_project! {
     /// Future for [`Scope::in_scope`](crate::Scope::in_scope): runs the inner
     /// future with a scope as [`Scope::current`](crate::Scope::current), also
-    /// while the inner future is dropped.
+    /// while the inner future is dropped. Once the inner future has completed,
+    /// it lets go of its handle to the scope.
     #[must_use = "futures do nothing unless polled"]
     pub struct InScope<F> {
         scope: Option<Scope>,
@@ -133,7 +134,8 @@ impl<F: Future> Future for InScope<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let mut inner = this.inner;
-        enter(this.scope, || {
+        let scope = this.scope;
+        let poll = enter(scope, || {
             let poll = inner
                 .as_mut()
                 .as_pin_mut()
@@ -145,7 +147,11 @@ impl<F: Future> Future for InScope<F> {
                 inner.set(None);
             }
             poll
-        })
+        });
+        if poll.is_ready() {
+            *scope = None;
+        }
+        poll
     }
 }
 

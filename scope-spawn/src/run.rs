@@ -65,7 +65,7 @@ impl<F: Future> Future for ScopeRun<F> {
         let this = self.project();
         let out = std::task::ready!(this.inner.poll(cx));
         if let Some(guard) = this.guard.take() {
-            guard.cancel_with(CancelReason::Completed);
+            guard.end_with(CancelReason::Completed);
         }
         Poll::Ready(out)
     }

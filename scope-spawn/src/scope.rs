@@ -980,7 +980,7 @@ impl ScopeGuard {
         self.scope.run_finalizers(finalizers).await;
         let cancel_reason = self.scope.cancel_reason();
         let failures = std::mem::take(&mut inner.lock_state().failures);
-        self.end(CancelReason::Completed);
+        self.end_with(CancelReason::Completed);
         match self_policy_result(inner.policy, failures) {
             Ok(failures) => Ok(Outcome {
                 failures,
@@ -1024,13 +1024,36 @@ impl ScopeGuard {
         let finalizers = self.scope.take_finalizers(false);
         self.scope.run_finalizers(finalizers).await;
         let report = crate::shutdown::count(&records, !settled, started.elapsed());
-        self.end(CancelReason::Shutdown);
+        self.end_with(CancelReason::Shutdown);
         report
     }
 
-    /// Ends the scope: records `reason` (unless it was cancelled before),
-    /// cancels, and lets go of it (see [`ScopeGuard::let_go`]).
-    fn end(mut self, reason: CancelReason) {
+    /// Ends the scope now, without waiting: cancels it with `reason` (unless
+    /// it was cancelled before), which stops its tasks (guarded ones go on),
+    /// and lets go of the guard; finalizers run once the tasks have settled.
+    /// Dropping the guard does the same with [`CancelReason::Dropped`];
+    /// [`join`](ScopeGuard::join) waits for the tasks first.
+    ///
+    /// A scope that nobody else can reach any more — no other handle, no
+    /// task, no active child, no finalizer and no token given out — ends
+    /// without touching anything: nobody could read its reason.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use scope_spawn::{CancelReason, Scope, TaskError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let guard = Scope::new();
+    /// let scope = guard.clone();
+    /// let task = guard.spawn(std::future::pending::<()>());
+    /// guard.end_with(CancelReason::Completed);
+    /// assert_eq!(task.await, Err(TaskError::Cancelled(CancelReason::Completed)));
+    /// assert_eq!(scope.cancel_reason(), Some(CancelReason::Completed));
+    /// # }
+    /// ```
+    pub fn end_with(mut self, reason: CancelReason) {
         self.let_go(reason);
     }
 
@@ -1039,7 +1062,7 @@ impl ScopeGuard {
     /// and not run yet, if there are any (one may come in while `join` runs
     /// the others), which runs them once the scope's tasks have settled.
     fn let_go(&mut self, reason: CancelReason) {
-        if !std::mem::take(&mut self.kept) {
+        if !std::mem::take(&mut self.kept) || self.unreachable() {
             return;
         }
         self.scope.cancel_with(reason);
@@ -1065,6 +1088,31 @@ impl ScopeGuard {
             kept.0.inner.holds.idle().await;
             kept.0.run_finalizers(finalizers).await;
         });
+    }
+}
+
+impl ScopeGuard {
+    /// Whether nobody but this guard can reach the scope: then letting go of
+    /// it needs no reason, flag, finalizer lock or keeper to be recorded —
+    /// nobody could read them — and the scope simply goes with the guard: the
+    /// common end of a request scope that nobody spawned into.
+    ///
+    /// That is a child scope that has no other handle (nor a `Weak` one: a
+    /// parent's list, a timer), never joined its parent's tree — so it has had
+    /// no task, active child or finalizer (each activates it first) — and gave
+    /// out no token. A root scope always takes the full path.
+    fn unreachable(&self) -> bool {
+        let inner = &self.scope.inner;
+        if inner.parent.is_none() || Arc::strong_count(inner) != 1 || Arc::weak_count(inner) != 0 {
+            return false;
+        }
+        // No other handle is left, and none can be made: order what is read
+        // below after everything the dropped handles did (their drops release,
+        // as in `Arc`'s own drop).
+        std::sync::atomic::fence(Ordering::Acquire);
+        inner.activation.load(Ordering::Relaxed) == IDLE
+            && inner.holds.is_kept_only()
+            && inner.token.get().is_none()
     }
 }
 
@@ -1166,6 +1214,62 @@ mod tests {
             );
             assert_eq!(flags(&root), (false, false), "round {round}: unflagged");
         }
+    }
+
+    #[tokio::test]
+    async fn only_a_child_that_nobody_else_can_reach_ends_without_recording_anything() {
+        let root = Scope::new();
+        assert!(!root.unreachable(), "a root takes the full path");
+        assert!(
+            root.child().unreachable(),
+            "a fresh child, its guard the only handle"
+        );
+
+        let child = root.child();
+        let handle = child.clone();
+        assert!(!child.unreachable(), "another handle");
+        drop(handle);
+        assert!(child.unreachable(), "the handle is gone");
+
+        let child = root.child();
+        let _token = child.token();
+        assert!(!child.unreachable(), "a token was given out");
+
+        let child = root.child();
+        child.defer(async {});
+        assert!(!child.unreachable(), "a finalizer (it activated the child)");
+
+        let child = root.child();
+        child.spawn(async {}).await.unwrap();
+        assert!(!child.unreachable(), "it had a task (it joined the tree)");
+
+        let child = root.child();
+        let grandchild = child.child();
+        assert!(!child.unreachable(), "an idle child holds it");
+        drop(grandchild);
+        assert!(child.unreachable());
+
+        let child = root.child();
+        let weak = Arc::downgrade(&child.inner);
+        assert!(
+            !child.unreachable(),
+            "a weak handle (a parent's list, a timer)"
+        );
+        drop(weak);
+        assert!(child.unreachable());
+    }
+
+    #[tokio::test]
+    async fn an_in_scope_future_lets_go_of_its_scope_when_it_completes() {
+        let guard = Scope::new();
+        let mut future = std::pin::pin!(guard.in_scope(async { Scope::current().is_some() }));
+        assert_eq!(Arc::strong_count(&guard.inner), 2);
+        assert!(future.as_mut().await);
+        assert_eq!(
+            Arc::strong_count(&guard.inner),
+            1,
+            "the completed future no longer holds the scope"
+        );
     }
 
     #[tokio::test]

@@ -16,6 +16,51 @@ async fn dropping_the_guard_cancels_its_tasks_with_reason_dropped() {
 }
 
 #[tokio::test]
+async fn end_with_cancels_with_its_reason_and_lets_go_of_the_guard() {
+    let guard = Scope::new();
+    let task = guard.spawn(pending::<()>());
+    let guarded = guard.spawn_guarded(async { 7 });
+    let scope = guard.clone();
+    guard.end_with(CancelReason::Completed);
+    assert_eq!(
+        task.await,
+        Err(TaskError::Cancelled(CancelReason::Completed))
+    );
+    assert_eq!(guarded.await, Ok(7), "guarded tasks go on");
+    assert_eq!(scope.cancel_reason(), Some(CancelReason::Completed));
+    assert!(scope.is_ended(), "the guard's keeper was given back");
+}
+
+#[tokio::test]
+async fn a_child_that_nobody_else_holds_still_cancels_the_tokens_it_gave_out() {
+    // The guard is the scope's only handle, but the token can still be read:
+    // ending it must cancel the token, by drop and by `end_with` alike.
+    let root = Scope::new();
+    let child = root.child();
+    let token = child.token();
+    drop(child);
+    assert!(token.is_cancelled());
+
+    let child = root.child();
+    let waiter = child.cancelled();
+    child.end_with(CancelReason::Completed);
+    waiter.await;
+}
+
+#[tokio::test]
+async fn a_child_that_nobody_else_holds_still_runs_its_finalizers() {
+    let root = Scope::new();
+    let child = root.child();
+    let (ran, ran_rx) = oneshot::channel();
+    child.defer(async move {
+        let _ = ran.send(());
+    });
+    child.end_with(CancelReason::Completed);
+    ran_rx.await.expect("the finalizer ran");
+    root.join().await.unwrap();
+}
+
+#[tokio::test]
 async fn dropping_a_handle_clone_cancels_nothing() {
     let guard = Scope::new();
     let (tx, rx) = oneshot::channel::<u32>();

@@ -69,7 +69,7 @@ where
 
 pub(crate) fn complete(guard: Option<ScopeGuard>) {
     if let Some(guard) = guard {
-        guard.cancel_with(CancelReason::Completed);
+        guard.end_with(CancelReason::Completed);
     }
 }
 
