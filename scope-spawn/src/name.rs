@@ -98,9 +98,36 @@ impl fmt::Write for Inline {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let end = self.len + s.len();
         let slot = self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?;
-        slot.copy_from_slice(s.as_bytes());
+        copy_short(slot, s.as_bytes());
         self.len = end;
         Ok(())
+    }
+}
+
+/// `dst.copy_from_slice(src)` for the short pieces of an inline name (a
+/// method, a space, a path), without a call to `memcpy`: two copies of a fixed
+/// size that overlap in the middle, which the compiler turns into a few moves.
+/// A name is made per request, and each such call costs more than the copy.
+#[inline]
+fn copy_short(dst: &mut [u8], src: &[u8]) {
+    fn two<const N: usize>(dst: &mut [u8], src: &[u8]) {
+        let n = src.len();
+        dst[..N].copy_from_slice(&src[..N]);
+        dst[n - N..].copy_from_slice(&src[n - N..]);
+    }
+    match src.len() {
+        0 => {}
+        1 => dst[0] = src[0],
+        2..4 => {
+            let n = src.len();
+            dst[0] = src[0];
+            dst[n / 2] = src[n / 2];
+            dst[n - 1] = src[n - 1];
+        }
+        4..8 => two::<4>(dst, src),
+        8..16 => two::<8>(dst, src),
+        16..32 => two::<16>(dst, src),
+        _ => dst.copy_from_slice(src),
     }
 }
 
@@ -126,6 +153,12 @@ mod tests {
         assert_eq!(&*joined, "GET /users/7");
         let long = ScopeName::concat(&[&method, " ", &path]);
         assert_eq!(&*long, format!("GET {path}"));
+
+        for len in 0..=INLINE {
+            let piece: String = (0..len).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+            let joined = ScopeName::concat(&["<", &piece, ">"]);
+            assert_eq!(&*joined, format!("<{piece}>"), "a piece of {len} bytes");
+        }
 
         let exact = "x".repeat(INLINE);
         assert_eq!(&*ScopeName::format(format_args!("{exact}")), exact);
