@@ -234,3 +234,11 @@ where
     }
     first.map_or(Ok(()), Err)
 }
+
+/// Runs `f` with `guard`'s scope as [`Scope::current`], lending the guard's
+/// own handle (see `ScopeGuard::enter`): for the tower layer's response
+/// future, which owns the guard and polls the inner future in its scope.
+#[inline]
+pub fn enter_guard<R>(guard: &mut ScopeGuard, f: impl FnOnce() -> R) -> R {
+    guard.enter(f)
+}

@@ -155,7 +155,9 @@ mod tests {
         assert_eq!(&*long, format!("GET {path}"));
 
         for len in 0..=INLINE {
-            let piece: String = (0..len).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+            let piece: String = (0..len)
+                .map(|i| char::from(b'a' + (i % 26) as u8))
+                .collect();
             let joined = ScopeName::concat(&["<", &piece, ">"]);
             assert_eq!(&*joined, format!("<{piece}>"), "a piece of {len} bytes");
         }

@@ -286,7 +286,7 @@ impl Scope {
             aborting: AtomicBool::new(false),
         });
         ScopeGuard {
-            scope: Scope { inner },
+            scope: Some(Scope { inner }),
             kept: !born_ended,
         }
     }
@@ -928,7 +928,10 @@ impl Eq for Scope {}
 /// ```
 #[must_use = "dropping the guard cancels the scope at once"]
 pub struct ScopeGuard {
-    scope: Scope,
+    /// `None` only while the guard lends its handle to the thread-local of the
+    /// current scope (see [`ScopeGuard::enter`]), which borrows the guard
+    /// mutably: nobody can look at it then.
+    scope: Option<Scope>,
     /// Whether this guard still keeps the scope (see [`Holds`]).
     kept: bool,
 }
@@ -937,13 +940,13 @@ impl Deref for ScopeGuard {
     type Target = Scope;
 
     fn deref(&self) -> &Scope {
-        &self.scope
+        self.scope()
     }
 }
 
 impl fmt::Debug for ScopeGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("ScopeGuard").field(&self.scope).finish()
+        f.debug_tuple("ScopeGuard").field(self.scope()).finish()
     }
 }
 
@@ -974,11 +977,11 @@ impl ScopeGuard {
     /// Dropping the `join` future drops the guard: the scope is cancelled with
     /// [`CancelReason::Dropped`] and its finalizers run in the background.
     pub async fn join(self) -> Result<Outcome, ScopeError> {
-        let inner = Arc::clone(&self.scope.inner);
-        self.scope.inner.holds.idle().await;
-        let finalizers = self.scope.take_finalizers(false);
-        self.scope.run_finalizers(finalizers).await;
-        let cancel_reason = self.scope.cancel_reason();
+        let inner = Arc::clone(&self.scope().inner);
+        self.scope().inner.holds.idle().await;
+        let finalizers = self.scope().take_finalizers(false);
+        self.scope().run_finalizers(finalizers).await;
+        let cancel_reason = self.scope().cancel_reason();
         let failures = std::mem::take(&mut inner.lock_state().failures);
         self.end_with(CancelReason::Completed);
         match self_policy_result(inner.policy, failures) {
@@ -1005,24 +1008,24 @@ impl ScopeGuard {
     /// the scope is already cancelled by then.
     pub async fn shutdown(self, deadline: Duration) -> crate::ShutdownReport {
         let started = Instant::now();
-        self.scope
+        self.scope()
             .inner
             .shutting_down
             .store(true, Ordering::Release);
-        let records = crate::shutdown::live_records(&self.scope);
-        self.scope.cancel_with(CancelReason::Shutdown);
+        let records = crate::shutdown::live_records(self.scope());
+        self.scope().cancel_with(CancelReason::Shutdown);
         // Wait for the tasks, not for the guards of child scopes: a guard held
         // elsewhere must not hold up a shutdown.
         let stop_at = started.checked_add(deadline);
         let settled = crate::shutdown::wait_settled(&records, |_| true, stop_at).await;
         if !settled {
-            self.scope.abort_tree();
+            self.scope().abort_tree();
             // Aborted tasks stop at their next poll; blocking closures cannot.
             let grace = Instant::now().checked_add(ABORT_GRACE);
             crate::shutdown::wait_settled(&records, |r| !r.blocking, grace).await;
         }
-        let finalizers = self.scope.take_finalizers(false);
-        self.scope.run_finalizers(finalizers).await;
+        let finalizers = self.scope().take_finalizers(false);
+        self.scope().run_finalizers(finalizers).await;
         let report = crate::shutdown::count(&records, !settled, started.elapsed());
         self.end_with(CancelReason::Shutdown);
         report
@@ -1065,25 +1068,25 @@ impl ScopeGuard {
         if !std::mem::take(&mut self.kept) || self.unreachable() {
             return;
         }
-        self.scope.cancel_with(reason);
-        let finalizers = self.scope.take_finalizers(true);
+        self.scope().cancel_with(reason);
+        let finalizers = self.scope().take_finalizers(true);
         if finalizers.is_empty() {
-            self.scope.unkeep();
+            self.scope().unkeep();
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             tracing::warn!(
-                scope = %self.scope.inner.name,
+                scope = %self.scope().inner.name,
                 "scope-spawn: a scope guard was dropped outside a Tokio runtime; \
                  its finalizers cannot run and are dropped"
             );
-            self.scope.unkeep();
+            self.scope().unkeep();
             return;
         };
         // The guard's keeper passes to the finalizers' runner, which gives it
         // back when it is dropped, finished or not (say, its runtime shut down
         // first): the scope still ends and leaves its parent.
-        let kept = Kept(self.scope.clone());
+        let kept = Kept(self.scope().clone());
         runtime.spawn(async move {
             kept.0.inner.holds.idle().await;
             kept.0.run_finalizers(finalizers).await;
@@ -1092,6 +1095,19 @@ impl ScopeGuard {
 }
 
 impl ScopeGuard {
+    fn scope(&self) -> &Scope {
+        self.scope
+            .as_ref()
+            .expect("scope-spawn: a scope guard is only empty while it is entered")
+    }
+
+    /// Runs `f` with the scope as [`Scope::current`], lending the guard's own
+    /// handle to the thread-local: no second handle to make and drop, as
+    /// [`Scope::in_scope_sync`] needs.
+    pub(crate) fn enter<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        current::enter(&mut self.scope, f)
+    }
+
     /// Whether nobody but this guard can reach the scope: then letting go of
     /// it needs no reason, flag, finalizer lock or keeper to be recorded —
     /// nobody could read them — and the scope simply goes with the guard: the
@@ -1102,7 +1118,7 @@ impl ScopeGuard {
     /// no task, active child or finalizer (each activates it first) — and gave
     /// out no token. A root scope always takes the full path.
     fn unreachable(&self) -> bool {
-        let inner = &self.scope.inner;
+        let inner = &self.scope().inner;
         if inner.parent.is_none() || Arc::strong_count(inner) != 1 || Arc::weak_count(inner) != 0 {
             return false;
         }

@@ -9,7 +9,8 @@ use std::task::{Context, Poll, ready};
 use http::Response;
 use http_body::Body;
 use pin_project_lite::pin_project;
-use scope_spawn::{CancelReason, InScope, ScopeGuard};
+use scope_spawn::__private::enter_guard;
+use scope_spawn::{CancelReason, ScopeGuard};
 
 use crate::end::{AtResponse, ScopeEnd};
 
@@ -25,20 +26,36 @@ pin_project! {
     /// the future first ends the scope with [`CancelReason::Dropped`].
     #[must_use = "futures do nothing unless polled"]
     pub struct ResponseFuture<F, E = AtResponse> {
-        // Declared first, so dropped first: the inner future goes before the
-        // guard cancels the tasks it spawned.
+        // `None` once it has completed (or been dropped, see `PinnedDrop`).
         #[pin]
-        inner: InScope<F>,
+        inner: Option<F>,
+        // The scope is entered with the guard's own handle: the future needs
+        // no second one. `None` once the response is ready.
         guard: Option<ScopeGuard>,
         end: PhantomData<E>,
+    }
+
+    impl<F, E> PinnedDrop for ResponseFuture<F, E> {
+        // Dropped first: the inner future goes, in the request scope, before
+        // the guard cancels the tasks it spawned.
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            let mut inner = this.inner;
+            if inner.is_some() {
+                match this.guard {
+                    Some(guard) => enter_guard(guard, || inner.set(None)),
+                    None => inner.set(None),
+                }
+            }
+        }
     }
 }
 
 impl<F: Future, E> ResponseFuture<F, E> {
     #[inline]
-    pub(crate) fn new(inner: InScope<F>, guard: ScopeGuard) -> Self {
+    pub(crate) fn new(inner: F, guard: ScopeGuard) -> Self {
         ResponseFuture {
-            inner,
+            inner: Some(inner),
             guard: Some(guard),
             end: PhantomData,
         }
@@ -55,7 +72,23 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = ready!(this.inner.poll(cx));
+        let mut inner = this.inner;
+        let guard = this
+            .guard
+            .as_mut()
+            .expect("tower-scope-spawn: ResponseFuture polled after completion");
+        let result = ready!(enter_guard(guard, || {
+            let poll = inner
+                .as_mut()
+                .as_pin_mut()
+                .expect("tower-scope-spawn: ResponseFuture polled after completion")
+                .poll(cx);
+            if poll.is_ready() {
+                // Dropped now, in the scope, rather than entering it again.
+                inner.set(None);
+            }
+            poll
+        }));
         let guard = this.guard.take();
         Poll::Ready(match result {
             Ok(response) => Ok(response.map(|body| E::finish(body, guard))),

@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use http_body::Body;
+use scope_spawn::__private::enter_guard;
 use scope_spawn::{Scope, ScopeBuilder};
 use tower_service::Service;
 
@@ -146,11 +147,11 @@ where
                     .unwrap_or(ScopeSpawnLayer::DEFAULT_MAX_QUEUED),
             );
         }
-        let guard = builder.build();
+        let mut guard = builder.build();
 
         req.extensions_mut().insert(Scope::clone(&guard));
         let inner = &mut self.inner;
-        let future = guard.in_scope_with(|| inner.call(req));
+        let future = enter_guard(&mut guard, || inner.call(req));
         ResponseFuture::new(future, guard)
     }
 }
