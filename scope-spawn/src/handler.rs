@@ -7,7 +7,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use crate::{InScope, Policy, Scope, ScopeBuilder, ScopeGuard, ScopeRun};
+use crate::{Policy, Scope, ScopeBuilder, ScopeGuard, ScopeRun};
 
 /// The scope `#[scoped]` injects: the request's scope if the tower layer put one
 /// in the request extensions, otherwise none yet. An axum extractor (with the
@@ -44,18 +44,15 @@ impl<Via> HandlerScope<Via> {
     pub fn enter(self, options: HandlerOptions) -> HandlerRun {
         match (self.request, options.builder) {
             (Some(request), None) => HandlerRun {
-                scope: request,
-                guard: None,
+                scope: RunScope::Request(request),
             },
             (request, builder) => {
                 let parent = request
                     .or_else(Scope::current)
                     .unwrap_or_else(Scope::global);
                 let builder = builder.unwrap_or_else(|| Scope::builder().name(options.name));
-                let guard = builder.parent(&parent).build();
                 HandlerRun {
-                    scope: Scope::clone(&guard),
-                    guard: Some(guard),
+                    scope: RunScope::Owned(builder.parent(&parent).build()),
                 }
             }
         }
@@ -128,22 +125,36 @@ impl HandlerOptions {
     }
 }
 
-/// A handler invocation's scope, and the guard if the invocation owns it.
+/// A handler invocation's scope: the guard if the invocation owns it, else
+/// the request's scope.
 #[derive(Debug)]
 pub struct HandlerRun {
-    scope: Scope,
-    guard: Option<ScopeGuard>,
+    scope: RunScope,
+}
+
+#[derive(Debug)]
+enum RunScope {
+    /// The invocation's own scope.
+    Owned(ScopeGuard),
+    /// The request's scope.
+    Request(Scope),
 }
 
 impl HandlerRun {
     /// The handler's scope.
     pub fn scope(&self) -> Scope {
-        self.scope.clone()
+        match &self.scope {
+            RunScope::Owned(guard) => Scope::clone(guard),
+            RunScope::Request(scope) => scope.clone(),
+        }
     }
 
     /// Runs the handler body with its scope as [`Scope::current`], ending an
     /// owned scope when the body returns or is dropped.
     pub fn run<F: Future>(self, future: F) -> ScopeRun<F> {
-        ScopeRun::new(InScope::new(self.scope, future), self.guard)
+        match self.scope {
+            RunScope::Owned(guard) => ScopeRun::owned(guard, future),
+            RunScope::Request(scope) => ScopeRun::within(scope, future),
+        }
     }
 }

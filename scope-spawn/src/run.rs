@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-use crate::{CancelReason, InScope, ScopeGuard};
+use crate::{CancelReason, Scope, ScopeGuard, current};
 
 pin_project! {
     /// Future for [`ScopeGuard::run`]: runs the inner future with the scope as
@@ -15,9 +15,32 @@ pin_project! {
     /// [`CancelReason::Dropped`] when it is dropped first.
     #[must_use = "futures do nothing unless polled"]
     pub struct ScopeRun<F> {
+        // `None` once it has completed (or been dropped, see `PinnedDrop`).
         #[pin]
-        inner: InScope<F>,
+        inner: Option<F>,
+        // The scope is entered with the guard's own handle when the run owns
+        // it, else with `scope` (a handler run in its request's scope).
         guard: Option<ScopeGuard>,
+        scope: Option<Scope>,
+    }
+
+    impl<F> PinnedDrop for ScopeRun<F> {
+        // The inner future goes in the scope, before the guard ends it.
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            let mut inner = this.inner;
+            if inner.is_some() {
+                enter(this.guard, this.scope, || inner.set(None));
+            }
+        }
+    }
+}
+
+/// Runs `f` in the scope of a run: lent by its guard, or from its handle.
+fn enter<R>(guard: &mut Option<ScopeGuard>, scope: &mut Option<Scope>, f: impl FnOnce() -> R) -> R {
+    match guard {
+        Some(guard) => guard.enter(f),
+        None => current::enter(scope, f),
     }
 }
 
@@ -45,16 +68,27 @@ impl ScopeGuard {
     /// # }
     /// ```
     pub fn run<F: Future>(self, future: F) -> ScopeRun<F> {
-        ScopeRun {
-            inner: self.in_scope(future),
-            guard: Some(self),
-        }
+        ScopeRun::owned(self, future)
     }
 }
 
 impl<F> ScopeRun<F> {
-    pub(crate) fn new(inner: InScope<F>, guard: Option<ScopeGuard>) -> Self {
-        ScopeRun { inner, guard }
+    /// A run that owns its scope: it ends it.
+    pub(crate) fn owned(guard: ScopeGuard, future: F) -> Self {
+        ScopeRun {
+            inner: Some(future),
+            guard: Some(guard),
+            scope: None,
+        }
+    }
+
+    /// A run in a scope that it does not own.
+    pub(crate) fn within(scope: Scope, future: F) -> Self {
+        ScopeRun {
+            inner: Some(future),
+            guard: None,
+            scope: Some(scope),
+        }
     }
 }
 
@@ -63,7 +97,20 @@ impl<F: Future> Future for ScopeRun<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let out = std::task::ready!(this.inner.poll(cx));
+        let mut inner = this.inner;
+        let out = std::task::ready!(enter(this.guard, this.scope, || {
+            let poll = inner
+                .as_mut()
+                .as_pin_mut()
+                .expect("scope-spawn: ScopeRun polled after completion")
+                .poll(cx);
+            if poll.is_ready() {
+                // Dropped now, in the scope, rather than entering it again.
+                inner.set(None);
+            }
+            poll
+        }));
+        *this.scope = None;
         if let Some(guard) = this.guard.take() {
             guard.end_with(CancelReason::Completed);
         }

@@ -117,3 +117,23 @@ async fn a_panic_does_not_cancel_siblings_by_default() {
     tx.send(()).unwrap();
     sibling.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_run_whose_future_panics_gets_its_scope_back_and_ends_it_when_dropped() {
+    // The guard lends its handle to the current-scope thread-local while the
+    // future is polled; a panic in the poll must hand it back.
+    let guard = Scope::new();
+    let scope = guard.clone();
+    let task = guard.spawn(std::future::pending::<()>());
+    let mut run = Box::pin(guard.run(async { panic!("in the run") }));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let poll = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = run.as_mut().poll(&mut cx);
+    }));
+    assert!(poll.is_err(), "the future panicked");
+    assert!(Scope::current().is_none(), "the scope was left");
+    assert!(!scope.is_cancelled());
+    drop(run);
+    assert_eq!(scope.cancel_reason(), Some(CancelReason::Dropped));
+    assert_eq!(task.await, Err(TaskError::Cancelled(CancelReason::Dropped)));
+}
