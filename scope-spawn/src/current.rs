@@ -1,7 +1,8 @@
 //! What makes [`Scope::current`](crate::Scope::current) work: a thread-local
-//! that holds the scope of the task (or [`InScope`] future, or closure) being
-//! run on this thread, and [`enter`], which moves a scope into it for the
-//! length of one poll and back out again.
+//! that holds the scope of the task (or [`InScope`] future, or closure, or
+//! future run by a guard — `ScopeRun`, the tower layer's response future —
+//! which lends its own handle) being run on this thread, and [`enter`], which
+//! moves a scope into it for the length of one poll and back out again.
 //!
 //! This is what `tokio::task_local!` does, with one difference that matters on
 //! the spawn path: the scope is *moved* in and out (a pointer swap), so a task

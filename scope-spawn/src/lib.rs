@@ -55,8 +55,9 @@
 //!   [`Scope::spawn_with_hooks`], [`Scope::spawn_blocking`],
 //!   [`Scope::spawn_guarded`] and the [`Scope::task`] builder, each returning a
 //!   [`TaskHandle`].
-//! - Ending: dropping the [`ScopeGuard`], [`ScopeGuard::join`] (under a
-//!   [`Policy`]), [`ScopeGuard::shutdown`] (returning a [`ShutdownReport`]),
+//! - Ending: dropping the [`ScopeGuard`], [`ScopeGuard::end_with`] (a reason
+//!   of your own), [`ScopeGuard::join`] (under a [`Policy`]),
+//!   [`ScopeGuard::shutdown`] (returning a [`ShutdownReport`]),
 //!   [`ScopeGuard::run`], and the nursery block [`scope()`].
 //! - Finding your scope: [`Scope::current`], [`Scope::global`], the
 //!   `scope_spawn!` family and `#[scoped]` (feature `macros`, on by default), and

@@ -110,6 +110,7 @@ impl fmt::Write for Inline {
 /// A name is made per request, and each such call costs more than the copy.
 #[inline]
 fn copy_short(dst: &mut [u8], src: &[u8]) {
+    debug_assert_eq!(dst.len(), src.len());
     fn two<const N: usize>(dst: &mut [u8], src: &[u8]) {
         let n = src.len();
         dst[..N].copy_from_slice(&src[..N]);
@@ -160,6 +161,11 @@ mod tests {
                 .collect();
             let joined = ScopeName::concat(&["<", &piece, ">"]);
             assert_eq!(&*joined, format!("<{piece}>"), "a piece of {len} bytes");
+            assert_eq!(
+                matches!(joined, ScopeName::Inline { .. }),
+                len + 2 <= INLINE,
+                "a piece of {len} bytes: inline as long as the name fits"
+            );
         }
 
         let exact = "x".repeat(INLINE);

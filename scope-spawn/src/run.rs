@@ -12,7 +12,9 @@ pin_project! {
     /// Future for [`ScopeGuard::run`]: runs the inner future with the scope as
     /// [`Scope::current`](crate::Scope::current), then ends the scope — with
     /// [`CancelReason::Completed`] when the future completes, or
-    /// [`CancelReason::Dropped`] when it is dropped first.
+    /// [`CancelReason::Dropped`] when it is dropped first. (What `#[scoped]`
+    /// expands to also runs a handler in its request's scope with it, which
+    /// it then leaves alone: the request owns that scope.)
     #[must_use = "futures do nothing unless polled"]
     pub struct ScopeRun<F> {
         // `None` once it has completed (or been dropped, see `PinnedDrop`).

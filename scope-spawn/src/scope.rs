@@ -391,6 +391,8 @@ impl Scope {
         }
         {
             let mut parent_state = parent.inner.lock_state();
+            // Activated first (under this scope's state lock, stored below):
+            // `ScopeGuard::unreachable` never sees this `Weak` on an idle scope.
             parent_state.children.push(Arc::downgrade(&self.inner));
             parent.inner.children_listed.store(true, Ordering::Release);
         }
@@ -464,8 +466,10 @@ impl Scope {
         if !self.inner.timer_pending.swap(false, Ordering::AcqRel) {
             return;
         }
-        let weak = Arc::downgrade(&self.inner);
+        // The token first: a scope with a `Weak` handle must read as
+        // reachable to `ScopeGuard::unreachable`, which checks the token.
         let token = self.cancellation_token().clone();
+        let weak = Arc::downgrade(&self.inner);
         runtime.spawn(async move {
             tokio::select! {
                 _ = token.cancelled() => {}
@@ -905,8 +909,9 @@ impl PartialEq for Scope {
 impl Eq for Scope {}
 
 /// Owns a scope's lifetime: dropping it cancels the scope with
-/// [`CancelReason::Dropped`]; [`join`](ScopeGuard::join) and
-/// [`shutdown`](ScopeGuard::shutdown) end it in an orderly way.
+/// [`CancelReason::Dropped`], [`end_with`](ScopeGuard::end_with) with another
+/// reason; [`join`](ScopeGuard::join) and [`shutdown`](ScopeGuard::shutdown)
+/// end it in an orderly way.
 ///
 /// `ScopeGuard` derefs to [`Scope`], so every `Scope` method works on it. It is
 /// not `Clone`: `guard.clone()` yields a `Scope` handle through the deref, which
@@ -946,7 +951,10 @@ impl Deref for ScopeGuard {
 
 impl fmt::Debug for ScopeGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("ScopeGuard").field(self.scope()).finish()
+        match &self.scope {
+            Some(scope) => f.debug_tuple("ScopeGuard").field(scope).finish(),
+            None => f.write_str("ScopeGuard(<entered>)"),
+        }
     }
 }
 
@@ -1037,9 +1045,11 @@ impl ScopeGuard {
     /// Dropping the guard does the same with [`CancelReason::Dropped`];
     /// [`join`](ScopeGuard::join) waits for the tasks first.
     ///
-    /// A scope that nobody else can reach any more — no other handle, no
-    /// task, no active child, no finalizer and no token given out — ends
-    /// without touching anything: nobody could read its reason.
+    /// A child scope that nobody else can reach any more — no other handle,
+    /// never used (no task, child or finalizer), and no
+    /// [`token`](Scope::token) or [`cancelled`](Scope::cancelled) future ever
+    /// made — ends without recording anything, since nobody could read its
+    /// reason: the common end of a request scope. A root always records it.
     ///
     /// # Examples
     ///
@@ -1064,8 +1074,13 @@ impl ScopeGuard {
     /// gives up the guard's keeper — to a runner of the finalizers registered
     /// and not run yet, if there are any (one may come in while `join` runs
     /// the others), which runs them once the scope's tasks have settled.
+    ///
+    /// A guard that nobody else can reach lets go without any of that (see
+    /// [`ScopeGuard::unreachable`]).
     fn let_go(&mut self, reason: CancelReason) {
-        if !std::mem::take(&mut self.kept) || self.unreachable() {
+        if !std::mem::take(&mut self.kept) || self.scope.is_none() || self.unreachable() {
+            // (No scope: only if it was lost while lent out, which the
+            // thread-local never does while the thread runs.)
             return;
         }
         self.scope().cancel_with(reason);

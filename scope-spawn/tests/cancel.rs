@@ -257,3 +257,51 @@ async fn a_child_of_an_ended_scope_is_born_ended_and_refuses_every_spawn() {
     assert!(guarded.is_finished());
     assert!(guarded.await.unwrap_err().is_cancelled());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_other_threads_did_with_a_handle_they_dropped_is_seen_when_the_guard_ends() {
+    // The guard ends once it holds the only handle: whatever the other
+    // threads' handles made of the scope (a token, a finalizer, a task)
+    // before they went must still be seen, so that it ends the full way.
+    let root = Scope::new();
+    for round in 0..200 {
+        let child = root.child();
+        let handle = child.clone();
+        let (ran, ran_rx) = oneshot::channel();
+        let made = tokio::spawn(async move {
+            match round % 3 {
+                0 => {
+                    let token = handle.token();
+                    drop(handle);
+                    Made::Token(token)
+                }
+                1 => {
+                    handle.defer(async move {
+                        let _ = ran.send(());
+                    });
+                    Made::Nothing
+                }
+                _ => Made::Task(handle.spawn(pending::<()>())),
+            }
+        })
+        .await
+        .unwrap();
+        child.end_with(CancelReason::Completed);
+        match made {
+            Made::Token(token) => assert!(token.is_cancelled(), "round {round}: token"),
+            Made::Task(task) => assert_eq!(
+                task.await,
+                Err(TaskError::Cancelled(CancelReason::Completed)),
+                "round {round}: task"
+            ),
+            Made::Nothing => ran_rx.await.expect("the finalizer ran"),
+        }
+    }
+    root.join().await.unwrap();
+}
+
+enum Made {
+    Token(tokio_util::sync::CancellationToken),
+    Task(scope_spawn::TaskHandle<()>),
+    Nothing,
+}

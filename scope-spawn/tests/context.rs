@@ -1,6 +1,8 @@
 //! Context: typed values looked up through the parent chain, and `Scope::current()`.
 
-use scope_spawn::Scope;
+use std::sync::Arc;
+
+use scope_spawn::{CancelReason, Scope};
 
 #[derive(Debug, PartialEq)]
 struct RequestId(u64);
@@ -103,6 +105,54 @@ struct NoteScopeOnDrop(std::sync::mpsc::Sender<Option<scope_spawn::ScopeId>>);
 impl Drop for NoteScopeOnDrop {
     fn drop(&mut self) {
         let _ = self.0.send(Scope::current().map(|scope| scope.id()));
+    }
+}
+
+#[tokio::test]
+async fn a_guards_run_drops_its_future_in_the_scope_before_ending_it() {
+    // Completed, and dropped while pending: either way the future goes while
+    // the scope is current and not cancelled yet, then the scope ends.
+    for complete in [true, false] {
+        let guard = Scope::new();
+        let scope = guard.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let cancelled_at_drop = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let seen = Arc::clone(&cancelled_at_drop);
+        let note = (NoteScopeOnDrop(tx), CancelledOnDrop(seen));
+        let mut run = Box::pin(guard.run(async move {
+            let _note = note;
+            if !complete {
+                std::future::pending::<()>().await;
+            }
+        }));
+        if complete {
+            run.as_mut().await;
+        } else {
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            assert!(run.as_mut().poll(&mut cx).is_pending());
+        }
+        drop(run);
+        assert_eq!(rx.try_recv(), Ok(Some(scope.id())), "dropped in the scope");
+        assert!(
+            !cancelled_at_drop.load(std::sync::atomic::Ordering::SeqCst),
+            "before the scope was cancelled"
+        );
+        let reason = if complete {
+            CancelReason::Completed
+        } else {
+            CancelReason::Dropped
+        };
+        assert_eq!(scope.cancel_reason(), Some(reason));
+    }
+}
+
+/// Records whether the current scope was cancelled when dropped.
+struct CancelledOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for CancelledOnDrop {
+    fn drop(&mut self) {
+        let cancelled = Scope::current().is_some_and(|scope| scope.is_cancelled());
+        self.0.store(cancelled, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

@@ -335,3 +335,87 @@ fn configuring_a_clone_leaves_the_original_as_it_was() {
     assert!(format!("{base:?}").contains("max_tasks: None"));
     assert!(format!("{derived:?}").contains("max_tasks: Some(2)"));
 }
+
+/// Notes, when dropped, the current scope and whether it was cancelled yet.
+struct NoteOnDrop(std::sync::mpsc::Sender<(Option<scope_spawn::ScopeId>, bool)>);
+
+impl Drop for NoteOnDrop {
+    fn drop(&mut self) {
+        let current = Scope::current();
+        let cancelled = current.as_ref().is_some_and(Scope::is_cancelled);
+        let _ = self.0.send((current.map(|scope| scope.id()), cancelled));
+    }
+}
+
+#[tokio::test]
+async fn the_inner_future_is_dropped_in_the_request_scope_before_it_ends() {
+    for abort in [false, true] {
+        let (scopes, mut scope_rx) = mpsc::unbounded_channel();
+        let (notes, note_rx) = std::sync::mpsc::channel();
+        let service = ScopeSpawnService::new(service_fn(move |_req: Request<String>| {
+            scopes.send(Scope::current().unwrap()).unwrap();
+            let note = NoteOnDrop(notes.clone());
+            async move {
+                let _note = note;
+                if abort {
+                    pending::<()>().await;
+                }
+                ok("")
+            }
+        }));
+        let call = tokio::spawn(service.oneshot(request("/")));
+        let scope = scope_rx.recv().await.unwrap();
+        if abort {
+            call.abort(); // the client went away
+            let _ = call.await;
+        } else {
+            call.await.unwrap().unwrap();
+        }
+        assert_eq!(
+            note_rx.try_recv(),
+            Ok((Some(scope.id()), false)),
+            "abort: {abort}: dropped in the request scope, before it was cancelled"
+        );
+        let reason = if abort {
+            CancelReason::Dropped
+        } else {
+            CancelReason::Completed
+        };
+        assert_eq!(scope.cancel_reason(), Some(reason));
+        assert!(Scope::current().is_none(), "the scope was left");
+    }
+}
+
+#[test]
+fn an_inner_future_that_panics_hands_the_scope_back_and_the_scope_ends_dropped() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let _entered = runtime.enter();
+    let (scopes, scope_rx) = std::sync::mpsc::channel();
+    let service = ScopeSpawnService::new(service_fn(move |_req: Request<String>| {
+        let scope = Scope::current().unwrap();
+        let watcher = scope.spawn(pending::<()>());
+        scopes.send((scope, watcher)).unwrap();
+        async {
+            panic!("in the handler");
+            #[allow(unreachable_code)]
+            ok("")
+        }
+    }));
+    let mut call = Box::pin(service.oneshot(request("/")));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let poll = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = call.as_mut().poll(&mut cx);
+    }));
+    assert!(poll.is_err(), "the inner future panicked");
+    assert!(Scope::current().is_none(), "the scope was left");
+    let (scope, watcher) = scope_rx.try_recv().unwrap();
+    assert!(!scope.is_cancelled());
+    drop(call);
+    assert_eq!(scope.cancel_reason(), Some(CancelReason::Dropped));
+    assert_eq!(
+        runtime.block_on(watcher),
+        Err(TaskError::Cancelled(CancelReason::Dropped))
+    );
+}
