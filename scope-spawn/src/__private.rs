@@ -235,6 +235,8 @@ where
     first.map_or(Ok(()), Err)
 }
 
+pub use crate::current::poll_once;
+
 /// Runs `f` with `guard`'s scope as [`Scope::current`], lending the guard's
 /// own handle (see `ScopeGuard::enter`): for the tower layer's response
 /// future, which owns the guard and polls the inner future in its scope.

@@ -137,23 +137,32 @@ impl<F: Future> Future for InScope<F> {
         let mut inner = this.inner;
         let scope = this.scope;
         let poll = enter(scope, || {
-            let poll = inner
-                .as_mut()
-                .as_pin_mut()
-                .expect("scope-spawn: InScope polled after completion")
-                .poll(cx);
-            if poll.is_ready() {
-                // Dropped now, while the scope is entered anyway, rather than
-                // entering it again to drop it later.
-                inner.set(None);
-            }
-            poll
+            poll_once(inner.as_mut(), cx, "scope-spawn: InScope")
         });
         if poll.is_ready() {
             *scope = None;
         }
         poll
     }
+}
+
+/// Polls the future in `slot` (with its scope entered) and, once it is ready,
+/// drops it there and then, rather than entering the scope again to drop it
+/// later. `owner` names the wrapper in the panic of a poll after completion.
+#[inline]
+pub fn poll_once<F: Future>(
+    mut slot: Pin<&mut Option<F>>,
+    cx: &mut Context<'_>,
+    owner: &str,
+) -> Poll<F::Output> {
+    let Some(future) = slot.as_mut().as_pin_mut() else {
+        panic!("{owner} polled after completion");
+    };
+    let poll = future.poll(cx);
+    if poll.is_ready() {
+        slot.set(None);
+    }
+    poll
 }
 
 impl<F> std::fmt::Debug for InScope<F> {

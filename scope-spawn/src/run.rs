@@ -101,16 +101,7 @@ impl<F: Future> Future for ScopeRun<F> {
         let this = self.project();
         let mut inner = this.inner;
         let out = std::task::ready!(enter(this.guard, this.scope, || {
-            let poll = inner
-                .as_mut()
-                .as_pin_mut()
-                .expect("scope-spawn: ScopeRun polled after completion")
-                .poll(cx);
-            if poll.is_ready() {
-                // Dropped now, in the scope, rather than entering it again.
-                inner.set(None);
-            }
-            poll
+            current::poll_once(inner.as_mut(), cx, "scope-spawn: ScopeRun")
         }));
         *this.scope = None;
         if let Some(guard) = this.guard.take() {

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, ready};
 use http::Response;
 use http_body::Body;
 use pin_project_lite::pin_project;
-use scope_spawn::__private::enter_guard;
+use scope_spawn::__private::{enter_guard, poll_once};
 use scope_spawn::{CancelReason, ScopeGuard};
 
 use crate::end::{AtResponse, ScopeEnd};
@@ -78,16 +78,7 @@ where
             .as_mut()
             .expect("tower-scope-spawn: ResponseFuture polled after completion");
         let result = ready!(enter_guard(guard, || {
-            let poll = inner
-                .as_mut()
-                .as_pin_mut()
-                .expect("tower-scope-spawn: ResponseFuture polled after completion")
-                .poll(cx);
-            if poll.is_ready() {
-                // Dropped now, in the scope, rather than entering it again.
-                inner.set(None);
-            }
-            poll
+            poll_once(inner.as_mut(), cx, "tower-scope-spawn: ResponseFuture")
         }));
         let guard = this.guard.take();
         Poll::Ready(match result {
