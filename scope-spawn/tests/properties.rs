@@ -30,6 +30,7 @@ enum Op {
     Spawn(usize, Kind),
     Cancel(usize),
     Drop(usize),
+    End(usize),
     Defer(usize),
     Release(usize),
     Shutdown(usize),
@@ -52,6 +53,7 @@ fn op() -> impl Strategy<Value = Op> {
         5 => (0..8usize, kind()).prop_map(|(s, k)| Op::Spawn(s, k)),
         1 => (0..8usize).prop_map(Op::Cancel),
         1 => (0..8usize).prop_map(Op::Drop),
+        1 => (0..8usize).prop_map(Op::End),
         1 => (0..8usize).prop_map(Op::Defer),
         2 => (0..32usize).prop_map(Op::Release),
         1 => (0..8usize).prop_map(Op::Shutdown),
@@ -202,6 +204,13 @@ impl Model {
                     self.cancelled(node, CancelReason::Dropped);
                 }
             }
+            Op::End(i) if self.nodes.len() > 1 => {
+                let node = 1 + i % (self.nodes.len() - 1);
+                if let Some(guard) = self.nodes[node].guard.take() {
+                    guard.end_with(CancelReason::Completed);
+                    self.cancelled(node, CancelReason::Completed);
+                }
+            }
             Op::Defer(i) => {
                 let node = self.pick(i);
                 let seq = self.nodes[node].finalizers.len();
@@ -232,7 +241,7 @@ impl Model {
                     self.cancelled(node, CancelReason::Shutdown);
                 }
             }
-            Op::Drop(_) | Op::Shutdown(_) => {}
+            Op::Drop(_) | Op::End(_) | Op::Shutdown(_) => {}
             Op::Yield => tokio::task::yield_now().await,
         }
         self.check_reasons();
