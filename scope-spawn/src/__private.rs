@@ -235,11 +235,10 @@ where
     first.map_or(Ok(()), Err)
 }
 
-pub use crate::current::poll_once;
-
 /// Runs `f` with `guard`'s scope as [`Scope::current`], lending the guard's
-/// own handle (see `ScopeGuard::enter`): for the tower layer's response
-/// future, which owns the guard and polls the inner future in its scope.
+/// own handle (see `ScopeGuard::enter`): for the tower layer, which calls its
+/// inner service in the request scope before the guard goes into a
+/// [`ScopeRun`](crate::ScopeRun).
 #[inline]
 pub fn enter_guard<R>(guard: &mut ScopeGuard, f: impl FnOnce() -> R) -> R {
     guard.enter(f)

@@ -150,7 +150,7 @@ impl<F: Future> Future for InScope<F> {
 /// drops it there and then, rather than entering the scope again to drop it
 /// later. `owner` names the wrapper in the panic of a poll after completion.
 #[inline]
-pub fn poll_once<F: Future>(
+pub(crate) fn poll_once<F: Future>(
     mut slot: Pin<&mut Option<F>>,
     cx: &mut Context<'_>,
     owner: &str,

@@ -94,17 +94,31 @@ impl<F> ScopeRun<F> {
     }
 }
 
-impl<F: Future> Future for ScopeRun<F> {
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+impl<F: Future> ScopeRun<F> {
+    /// Polls the run like the future does, but at completion hands its guard
+    /// back instead of ending the scope: for the tower layer, whose request
+    /// scope may live on in the response body. Not public API.
+    #[doc(hidden)]
+    pub fn poll_keeping_guard(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<(F::Output, Option<ScopeGuard>)> {
         let this = self.project();
         let mut inner = this.inner;
         let out = std::task::ready!(enter(this.guard, this.scope, || {
             current::poll_once(inner.as_mut(), cx, "scope-spawn: ScopeRun")
         }));
         *this.scope = None;
-        if let Some(guard) = this.guard.take() {
+        Poll::Ready((out, this.guard.take()))
+    }
+}
+
+impl<F: Future> Future for ScopeRun<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let (out, guard) = std::task::ready!(self.poll_keeping_guard(cx));
+        if let Some(guard) = guard {
             guard.end_with(CancelReason::Completed);
         }
         Poll::Ready(out)

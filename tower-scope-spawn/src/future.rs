@@ -9,8 +9,7 @@ use std::task::{Context, Poll, ready};
 use http::Response;
 use http_body::Body;
 use pin_project_lite::pin_project;
-use scope_spawn::__private::{enter_guard, poll_once};
-use scope_spawn::{CancelReason, ScopeGuard};
+use scope_spawn::{CancelReason, ScopeGuard, ScopeRun};
 
 use crate::end::{AtResponse, ScopeEnd};
 
@@ -26,28 +25,11 @@ pin_project! {
     /// the future first ends the scope with [`CancelReason::Dropped`].
     #[must_use = "futures do nothing unless polled"]
     pub struct ResponseFuture<F, E = AtResponse> {
-        // `None` once it has completed (or been dropped, see `PinnedDrop`).
+        // The guard's own run: the scope entered with the guard's handle, the
+        // inner future dropped in it before the guard ends it.
         #[pin]
-        inner: Option<F>,
-        // The scope is entered with the guard's own handle: the future needs
-        // no second one. `None` once the response is ready.
-        guard: Option<ScopeGuard>,
+        run: ScopeRun<F>,
         end: PhantomData<E>,
-    }
-
-    impl<F, E> PinnedDrop for ResponseFuture<F, E> {
-        // Dropped first: the inner future goes, in the request scope, before
-        // the guard cancels the tasks it spawned.
-        fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            let mut inner = this.inner;
-            if inner.is_some() {
-                match this.guard {
-                    Some(guard) => enter_guard(guard, || inner.set(None)),
-                    None => inner.set(None),
-                }
-            }
-        }
     }
 }
 
@@ -55,8 +37,7 @@ impl<F: Future, E> ResponseFuture<F, E> {
     #[inline]
     pub(crate) fn new(inner: F, guard: ScopeGuard) -> Self {
         ResponseFuture {
-            inner: Some(inner),
-            guard: Some(guard),
+            run: guard.run(inner),
             end: PhantomData,
         }
     }
@@ -71,16 +52,7 @@ where
     type Output = Result<Response<E::Body<B>>, Err>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let mut inner = this.inner;
-        let guard = this
-            .guard
-            .as_mut()
-            .expect("tower-scope-spawn: ResponseFuture polled after completion");
-        let result = ready!(enter_guard(guard, || {
-            poll_once(inner.as_mut(), cx, "tower-scope-spawn: ResponseFuture")
-        }));
-        let guard = this.guard.take();
+        let (result, guard) = ready!(self.project().run.poll_keeping_guard(cx));
         Poll::Ready(match result {
             Ok(response) => Ok(response.map(|body| E::finish(body, guard))),
             Err(err) => {
@@ -100,7 +72,7 @@ pub(crate) fn complete(guard: Option<ScopeGuard>) {
 impl<F, E: ScopeEnd> fmt::Debug for ResponseFuture<F, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture")
-            .field("guard", &self.guard)
+            .field("run", &self.run)
             .field("until_body_end", &E::UNTIL_BODY_END)
             .finish_non_exhaustive()
     }
