@@ -39,7 +39,15 @@ impl<S: Send + Sync> FromRequestParts<S> for HandlerScope<ViaParts> {
 impl<S: Send + Sync> FromRequest<S> for HandlerScope<ViaRequest> {
     type Rejection = Infallible;
 
-    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(HandlerScope::new(req.extensions().get::<Scope>().cloned()))
+    // Not an `async fn`: its future would hold the request (which axum
+    // moves into it with a call to `memcpy`) only to read one extension. The
+    // scope is read at once and the request dropped here; the future is ready.
+    fn from_request(
+        req: Request,
+        _state: &S,
+    ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
+        std::future::ready(Ok(HandlerScope::new(
+            req.extensions().get::<Scope>().cloned(),
+        )))
     }
 }
