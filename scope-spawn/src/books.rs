@@ -271,6 +271,22 @@ pub(crate) struct Ledger<T> {
     sweep_at: usize,
 }
 
+/// How much a [`Ledger`] holds, kept beside its lock (as a `u8`) so that
+/// whoever would sweep it can tell, without the lock, whether it is worth
+/// sweeping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub(crate) enum Listed {
+    /// Empty.
+    Nothing = 0,
+    /// No more entries than it keeps inline: at most a few settled tasks
+    /// (with their task cells) or ended children, which may wait for the next
+    /// sweep or for the scope to go.
+    Few = 1,
+    /// More: worth sweeping as soon as the scope is idle.
+    Many = 2,
+}
+
 /// How many entries a list holds before it allocates: two fit in the 24
 /// bytes of a `Vec`'s own fields.
 const INLINE: usize = 2;
@@ -293,14 +309,23 @@ impl<T: Entry> Ledger<T> {
         self.entries.push(entry);
     }
 
-    /// Removes the entries that have gone; says whether any are left.
-    pub(crate) fn sweep(&mut self) -> bool {
+    /// Removes the entries that have gone; says what is left.
+    pub(crate) fn sweep(&mut self) -> Listed {
         self.entries.retain(|entry| !entry.is_gone());
         self.sweep_at = (self.entries.len() * 2).max(MIN_SWEEP);
         if self.entries.is_empty() && self.entries.capacity() > MIN_SWEEP {
             self.entries = SmallVec::new();
         }
-        !self.entries.is_empty()
+        self.listed()
+    }
+
+    /// How much the list holds.
+    pub(crate) fn listed(&self) -> Listed {
+        match self.entries.len() {
+            0 => Listed::Nothing,
+            1..=INLINE => Listed::Few,
+            _ => Listed::Many,
+        }
     }
 
     /// How many entries are listed, gone or not.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::books::{Entry, Holds, Ledger, Released};
+use crate::books::{Entry, Holds, Ledger, Listed, Released};
 use crate::current;
 use crate::limit::Limiter;
 use crate::name::ScopeName;
@@ -109,6 +109,8 @@ pub(crate) struct ScopeInner {
     /// A shutdown's deadline has passed: tasks attached from now on are aborted.
     pub(crate) aborting: AtomicBool,
     timer_pending: AtomicBool,
+    /// Whether a finalizer was ever registered (see `ScopeGuard::quiescent`).
+    deferred: AtomicBool,
     /// Whether the scope has joined its parent's tree (see [`Scope::activate`]).
     activation: AtomicU8,
     pub(crate) policy: Policy,
@@ -131,13 +133,14 @@ pub(crate) struct ScopeInner {
     pub(crate) state: Mutex<State>,
     /// Read by every spawn under the task list's lock, so it sits by it.
     shutting_down: AtomicBool,
-    /// Whether the task list may hold entries, and whether the list of
-    /// children in `state` may: set when one is listed, cleared by a sweep
-    /// that empties the list (both under the list's lock), read without it,
-    /// so that a scope becoming idle or ending takes no lock to sweep a list
-    /// that is empty — the common end of a request scope.
-    tasks_listed: AtomicBool,
-    children_listed: AtomicBool,
+    /// How much the task list holds, and the list of children in `state`
+    /// (a [`Listed`]): written when an entry is listed and by a sweep (both
+    /// under the list's lock), read without it, so that a scope becoming idle
+    /// or ending takes no lock to sweep a list that is empty, or that holds
+    /// only a few entries while the scope is merely idle — the common end of
+    /// a request scope's task.
+    tasks_listed: AtomicU8,
+    children_listed: AtomicU8,
     /// The tasks, in spawn order. Spawners, cancellation and introspection
     /// take this lock; a settling task only tries it (`try_lock`), and only
     /// when it leaves the scope idle with tasks listed, to sweep them.
@@ -157,15 +160,16 @@ pub(crate) struct State {
     ending: bool,
 }
 
-/// Sweeps the list behind `lock` if its flag says it may hold entries and the
-/// lock is free, and sets the flag to whether entries are left (under the
-/// lock, as every write of a listed flag is).
+/// Sweeps the list behind `lock` if its flag says it holds at least `least`
+/// and the lock is free, and sets the flag to what is left (under the lock,
+/// as every write of a listed flag is).
 fn sweep_listed<G, T: Entry>(
-    listed: &AtomicBool,
+    listed: &AtomicU8,
+    least: Listed,
     lock: &Mutex<G>,
     list: impl FnOnce(&mut G) -> &mut Ledger<T>,
 ) {
-    if !listed.load(Ordering::Acquire) {
+    if listed.load(Ordering::Acquire) < least as u8 {
         return;
     }
     let mut guard = match lock.try_lock() {
@@ -174,7 +178,7 @@ fn sweep_listed<G, T: Entry>(
         Err(TryLockError::WouldBlock) => return,
     };
     let left = list(&mut guard).sweep();
-    listed.store(left, Ordering::Release);
+    listed.store(left as u8, Ordering::Release);
 }
 
 // `ScopeInner::activation` states.
@@ -270,6 +274,7 @@ impl Scope {
             // cancels this scope.
             timer: own_deadline.filter(|own| parent_deadline.is_none_or(|p| *own < p)),
             timer_pending: AtomicBool::new(true),
+            deferred: AtomicBool::new(false),
             policy,
             limiter: limit.map(|limit| Limiter::new(limit, queue_limit)),
             created: now.filter(|_| root),
@@ -281,8 +286,8 @@ impl Scope {
                 ..State::default()
             }),
             shutting_down: AtomicBool::new(false),
-            tasks_listed: AtomicBool::new(false),
-            children_listed: AtomicBool::new(false),
+            tasks_listed: AtomicU8::new(Listed::Nothing as u8),
+            children_listed: AtomicU8::new(Listed::Nothing as u8),
             aborting: AtomicBool::new(false),
         });
         ScopeGuard {
@@ -302,41 +307,45 @@ impl Scope {
         self.released(self.inner.holds.unkeep());
     }
 
+    /// Sweeps the lists of settled tasks and ended children when the scope
+    /// has just become idle or ended, if their locks are free: after a burst
+    /// they do not keep its tasks' records (and tokio's task cells, through
+    /// their abort handles) until the next spawn. Every listed task has
+    /// settled then, and every listed child has ended.
+    ///
+    /// A list that is empty (a request scope nobody spawned into) is skipped
+    /// without its lock; so is one of a few entries while the scope is only
+    /// idle (a request scope whose task has settled: its end, or its drop,
+    /// comes next). An ending scope whose caller holds its last handle is not
+    /// swept at all: its lists go with it when that handle does, without
+    /// their locks. (Another handle may come from a parent's or a timer's
+    /// `Weak` meanwhile: the lists then wait for the scope to go.)
     fn released(&self, released: Released) {
-        if released == Released::Held {
-            return;
-        }
-        // Idle or ended: every listed task has settled and every listed child
-        // has ended. A list that is empty (the common end of a request scope,
-        // which never listed anything) is skipped without its lock.
-        self.sweep_tasks();
-        self.sweep_children();
+        let least = match released {
+            Released::Held => return,
+            Released::Idle => Listed::Many,
+            Released::Ended if Arc::strong_count(&self.inner) == 1 => {
+                self.ended();
+                return;
+            }
+            Released::Ended => Listed::Few,
+        };
+        let inner = &*self.inner;
+        sweep_listed(&inner.tasks_listed, least, &inner.tasks, |tasks| tasks);
+        sweep_listed(&inner.children_listed, least, &inner.state, |state| {
+            &mut state.children
+        });
         if released == Released::Ended {
             self.ended();
         }
     }
 
-    // Sweeping the lists of settled tasks and ended children when the scope
-    // has just become idle or ended, if their locks are free: after a burst
-    // they do not keep its tasks' records (and tokio's task cells, through
-    // their abort handles) until the next spawn.
-
-    fn sweep_tasks(&self) {
-        let inner = &*self.inner;
-        sweep_listed(&inner.tasks_listed, &inner.tasks, |tasks| tasks);
-    }
-
-    fn sweep_children(&self) {
-        let inner = &*self.inner;
-        sweep_listed(&inner.children_listed, &inner.state, |state| {
-            &mut state.children
-        });
-    }
-
     /// Lists a task (under the task list's lock).
     pub(crate) fn list_task(&self, tasks: &mut Ledger<Arc<TaskRecord>>, record: Arc<TaskRecord>) {
         tasks.push(record);
-        self.inner.tasks_listed.store(true, Ordering::Release);
+        self.inner
+            .tasks_listed
+            .store(tasks.listed() as u8, Ordering::Release);
     }
 
     /// The scope has ended: it leaves its parent's tree.
@@ -394,7 +403,11 @@ impl Scope {
             // Activated first (under this scope's state lock, stored below):
             // `ScopeGuard::unreachable` never sees this `Weak` on an idle scope.
             parent_state.children.push(Arc::downgrade(&self.inner));
-            parent.inner.children_listed.store(true, Ordering::Release);
+            let listed = parent_state.children.listed();
+            parent
+                .inner
+                .children_listed
+                .store(listed as u8, Ordering::Release);
         }
         // Read after registering: a concurrent cancellation of the parent
         // either finds this scope in its walk or is seen here.
@@ -776,6 +789,7 @@ impl Scope {
     {
         // Keep the scope from ending while the finalizer is registered.
         let kept = Kept::try_new(self);
+        self.inner.deferred.store(true, Ordering::Relaxed);
         // A scope with finalizers is active: its parent's `join` waits for it.
         let active = kept.is_some() && self.activate(None);
         let mut state = self.inner.lock_state();
@@ -1076,11 +1090,16 @@ impl ScopeGuard {
     /// the others), which runs them once the scope's tasks have settled.
     ///
     /// A guard that nobody else can reach lets go without any of that (see
-    /// [`ScopeGuard::unreachable`]).
+    /// [`ScopeGuard::unreachable`]); one whose scope only its parent's list
+    /// can still reach just ends it (see [`ScopeGuard::quiescent`]).
     fn let_go(&mut self, reason: CancelReason) {
         if !std::mem::take(&mut self.kept) || self.scope.is_none() || self.unreachable() {
             // (No scope: only if it was lost while lent out, which the
             // thread-local never does while the thread runs.)
+            return;
+        }
+        if self.quiescent() {
+            self.scope().unkeep();
             return;
         }
         self.scope().cancel_with(reason);
@@ -1147,6 +1166,34 @@ impl ScopeGuard {
     }
 }
 
+impl ScopeGuard {
+    /// Whether the scope was used — it joined its parent's tree — but is
+    /// idle now, and nobody but this guard holds a handle to it: only its
+    /// parent's list of children still reaches it, through a `Weak`. It gave
+    /// out no token and never had a finalizer. Then nobody could read a
+    /// reason, a flag or a finalizer list, and letting go of the guard is
+    /// ending the scope (the guard's keeper) and leaving the parent: the
+    /// common end of a request scope whose tasks have finished.
+    ///
+    /// A walk of the parent's (a cancellation, a shutdown's deadline, a
+    /// snapshot) may upgrade that `Weak` meanwhile: it finds an idle scope,
+    /// with no task to stop, which it may still mark cancelled.
+    fn quiescent(&self) -> bool {
+        let inner = &self.scope().inner;
+        if inner.parent.is_none() || Arc::strong_count(inner) != 1 || Arc::weak_count(inner) != 1 {
+            return false;
+        }
+        // As in `unreachable`: what the dropped handles did comes first.
+        std::sync::atomic::fence(Ordering::Acquire);
+        // Active, the one `Weak` is the parent's list's: a timer's comes with
+        // a token.
+        inner.activation.load(Ordering::Relaxed) == ACTIVE
+            && inner.holds.is_kept_only()
+            && inner.token.get().is_none()
+            && !inner.deferred.load(Ordering::Relaxed)
+    }
+}
+
 /// A keeper of a scope (see [`Holds`]), given back when dropped.
 struct Kept(Scope);
 
@@ -1187,24 +1234,28 @@ impl Drop for ScopeGuard {
 mod tests {
     use super::*;
 
-    /// The lengths of a scope's lists, checked against their flags (a list
-    /// with entries must be flagged).
+    /// The lengths of a scope's lists, checked against their flags (each
+    /// flag says how much its list holds).
     fn listed(scope: &Scope) -> (usize, usize) {
-        let tasks = scope.inner.lock_tasks().len();
-        let children = scope.inner.lock_state().children.len();
-        let (tasks_flagged, children_flagged) = flags(scope);
-        assert!(tasks == 0 || tasks_flagged, "a listed task is flagged");
-        assert!(
-            children == 0 || children_flagged,
-            "a listed child is flagged"
+        let tasks = scope.inner.lock_tasks();
+        let state = scope.inner.lock_state();
+        assert_eq!(
+            flags(scope),
+            (tasks.listed(), state.children.listed()),
+            "the flags say what the lists hold"
         );
-        (tasks, children)
+        (tasks.len(), state.children.len())
     }
 
-    fn flags(scope: &Scope) -> (bool, bool) {
+    fn flags(scope: &Scope) -> (Listed, Listed) {
+        let flag = |listed: &AtomicU8| match listed.load(Ordering::Acquire) {
+            0 => Listed::Nothing,
+            1 => Listed::Few,
+            _ => Listed::Many,
+        };
         (
-            scope.inner.tasks_listed.load(Ordering::Acquire),
-            scope.inner.children_listed.load(Ordering::Acquire),
+            flag(&scope.inner.tasks_listed),
+            flag(&scope.inner.children_listed),
         )
     }
 
@@ -1222,29 +1273,114 @@ mod tests {
                 (0, 0),
                 "round {round}: the last task swept them"
             );
-            assert_eq!(flags(&root), (false, false), "round {round}: unflagged");
 
+            let children: Vec<_> = (0..3).map(|_| root.child()).collect();
+            for child in &children {
+                child.spawn(async {}).await.unwrap();
+            }
+            assert_eq!(
+                listed(&root),
+                (0, 3),
+                "round {round}: the used children are listed"
+            );
+            drop(children);
+            assert_eq!(
+                listed(&root),
+                (0, 0),
+                "round {round}: the last child to end swept them out"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_few_entries_wait_for_the_end_or_the_next_sweep_while_the_scope_is_idle() {
+        let root = Scope::new();
+        let child = root.child();
+        child.spawn(async {}).await.unwrap();
+        assert_eq!(listed(&child), (1, 0), "the settled task waits");
+        assert_eq!(child.live_tasks(), 0, "but is not live");
+        assert_eq!(listed(&root), (0, 1), "the used child is listed");
+
+        let handle = child.clone();
+        drop(child);
+        assert!(handle.is_ended());
+        assert_eq!(
+            listed(&handle),
+            (0, 0),
+            "an ending scope that others still hold sweeps its few entries"
+        );
+        drop(handle);
+        assert_eq!(listed(&root), (0, 1), "the ended child waits");
+        assert!(root.children().is_empty(), "but is not live");
+
+        // A third entry makes the list worth sweeping once the scope is idle.
+        let children: Vec<_> = (0..2).map(|_| root.child()).collect();
+        for child in &children {
+            child.spawn(async {}).await.unwrap();
+        }
+        drop(children);
+        assert_eq!(listed(&root), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn only_a_used_idle_child_that_only_its_parent_reaches_just_ends() {
+        let root = Scope::new();
+        assert!(!root.quiescent(), "a root takes the full path");
+        assert!(!root.child().quiescent(), "an unused child is unreachable");
+        let used = || async {
             let child = root.child();
             child.spawn(async {}).await.unwrap();
-            assert_eq!(
-                listed(&root),
-                (0, 1),
-                "round {round}: the used child is listed"
-            );
-            assert_eq!(
-                listed(&child),
-                (0, 0),
-                "round {round}: the child swept its task"
-            );
-            assert_eq!(flags(&child), (false, false), "round {round}: unflagged");
-            drop(child);
-            assert_eq!(
-                listed(&root),
-                (0, 0),
-                "round {round}: the ended child swept out"
-            );
-            assert_eq!(flags(&root), (false, false), "round {round}: unflagged");
-        }
+            child
+        };
+
+        let child = used().await;
+        assert!(child.quiescent(), "used, idle, its guard the only handle");
+        drop(child);
+
+        let child = used().await;
+        let handle = child.clone();
+        assert!(!child.quiescent(), "another handle");
+        drop(handle);
+        assert!(child.quiescent());
+        drop(child);
+
+        let child = root.child();
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let task = child.spawn(async move {
+            let _ = released.await;
+        });
+        assert!(!child.quiescent(), "a live task");
+        release.send(()).unwrap();
+        task.await.unwrap();
+        assert!(child.quiescent());
+        drop(child);
+
+        let child = used().await;
+        let token = child.token();
+        assert!(!child.quiescent(), "a token was given out");
+        drop(child);
+        assert!(token.is_cancelled(), "the full path cancelled it");
+
+        let child = root.child();
+        let (ran, ran_rx) = tokio::sync::oneshot::channel();
+        child.defer(async move {
+            let _ = ran.send(());
+        });
+        assert!(!child.quiescent(), "a finalizer");
+        drop(child);
+        ran_rx.await.expect("the full path ran it");
+
+        let child = used().await;
+        let grandchild = child.child();
+        grandchild.spawn(async {}).await.unwrap();
+        assert!(!child.quiescent(), "a child holds it");
+        drop(grandchild);
+        assert!(child.quiescent());
+        drop(child);
+
+        assert_eq!(root.live_tasks(), 0);
+        assert!(root.children().is_empty(), "every child left the root");
+        root.join().await.expect("nothing holds the root up");
     }
 
     #[tokio::test]
@@ -1306,17 +1442,25 @@ mod tests {
     #[tokio::test]
     async fn a_scope_made_idle_by_its_last_task_also_unlists_children_that_ended_before() {
         let root = Scope::new();
-        let (release, released) = tokio::sync::oneshot::channel::<()>();
-        let busy = root.spawn(async move {
-            let _ = released.await;
-        });
-        let child = root.child();
-        child.spawn(async {}).await.unwrap();
-        drop(child);
-        assert_eq!(listed(&root), (1, 1), "the task keeps the root busy");
-        release.send(()).unwrap();
-        busy.await.unwrap();
+        let (release, released) = tokio::sync::watch::channel(false);
+        let busy: Vec<_> = (0..3)
+            .map(|_| {
+                let mut released = released.clone();
+                root.spawn(async move {
+                    let _ = released.wait_for(|go| *go).await;
+                })
+            })
+            .collect();
+        let children: Vec<_> = (0..3).map(|_| root.child()).collect();
+        for child in &children {
+            child.spawn(async {}).await.unwrap();
+        }
+        drop(children);
+        assert_eq!(listed(&root), (3, 3), "the tasks keep the root busy");
+        release.send(true).unwrap();
+        for task in busy {
+            task.await.unwrap();
+        }
         assert_eq!(listed(&root), (0, 0), "the last task swept both lists");
-        assert_eq!(flags(&root), (false, false));
     }
 }

@@ -305,3 +305,32 @@ enum Made {
     Task(scope_spawn::TaskHandle<()>),
     Nothing,
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_used_child_that_ends_while_its_parent_is_cancelled_or_walked_leaves_it_once() {
+    // A used child whose guard holds the only handle just ends and leaves its
+    // parent; meanwhile the parent's cancellation, snapshot or count may walk
+    // to it through the parent's list, on another thread.
+    for round in 0..300 {
+        let root = Scope::new();
+        let child = root.child();
+        child.spawn(async {}).await.unwrap();
+        let walker = {
+            let root = Scope::clone(&root);
+            tokio::spawn(async move {
+                match round % 3 {
+                    0 => root.cancel(),
+                    1 => drop(root.snapshot()),
+                    _ => assert!(root.live_tasks() <= 1),
+                }
+            })
+        };
+        drop(child);
+        walker.await.unwrap();
+        assert_eq!(root.live_tasks(), 0, "round {round}");
+        tokio::time::timeout(std::time::Duration::from_secs(10), root.join())
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: the root's join hangs"))
+            .unwrap_or_else(|err| panic!("round {round}: {err:?}"));
+    }
+}
