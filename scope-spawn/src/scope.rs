@@ -299,12 +299,20 @@ impl Scope {
     /// Takes back a task's count (see [`Holds`]); ends the scope if that was
     /// the last hold.
     pub(crate) fn uncount(&self) {
-        self.released(self.inner.holds.uncount());
+        self.released(self.inner.holds.uncount(), false);
     }
 
-    /// Takes back a keeper; ends the scope if that was the last hold.
-    fn unkeep(&self) {
-        self.released(self.inner.holds.unkeep());
+    /// [`uncount`](Scope::uncount) through a handle that the caller drops
+    /// right after (a settling task's).
+    pub(crate) fn uncount_leaving(&self) {
+        self.released(self.inner.holds.uncount(), true);
+    }
+
+    /// Takes back a keeper, through a handle that the caller drops right
+    /// after (a guard's, a finalizer runner's); ends the scope if that was
+    /// the last hold.
+    fn unkeep_leaving(&self) {
+        self.released(self.inner.holds.unkeep(), true);
     }
 
     /// Sweeps the lists of settled tasks and ended children when the scope
@@ -316,16 +324,17 @@ impl Scope {
     /// A list that is empty (a request scope nobody spawned into) is skipped
     /// without its lock; so is one of a few entries while the scope is only
     /// idle (a request scope whose task has settled: its end, or its drop,
-    /// comes next). An ending scope whose caller holds its last handle is not
-    /// swept at all: its lists go with it when that handle does, without
-    /// their locks. (Another handle may come from a parent's or a timer's
-    /// `Weak` meanwhile: the lists then wait for the scope to go.)
-    fn released(&self, released: Released) {
+    /// comes next). An ending scope is not swept at all if the caller is
+    /// `leaving` — it drops its handle right after — and that handle is the
+    /// last: the lists go with the scope then, without their locks. (Another
+    /// handle may come from a parent's or a timer's `Weak` meanwhile: the
+    /// lists then wait for the scope to go.)
+    fn released(&self, released: Released, leaving: bool) {
         let least = match released {
             Released::Held => return,
             Released::Idle => Listed::Many,
-            Released::Ended if Arc::strong_count(&self.inner) == 1 => {
-                self.ended();
+            Released::Ended if leaving && Arc::strong_count(&self.inner) == 1 => {
+                self.ended(true);
                 return;
             }
             Released::Ended => Listed::Few,
@@ -336,7 +345,7 @@ impl Scope {
             &mut state.children
         });
         if released == Released::Ended {
-            self.ended();
+            self.ended(false);
         }
     }
 
@@ -348,12 +357,14 @@ impl Scope {
             .store(tasks.listed() as u8, Ordering::Release);
     }
 
-    /// The scope has ended: it leaves its parent's tree.
-    fn ended(&self) {
+    /// The scope has ended: it leaves its parent's tree. `going`: the scope
+    /// itself goes right after (its last handle is leaving), and with it
+    /// its handle to the parent.
+    fn ended(&self, going: bool) {
         if self.inner.activation.load(Ordering::Acquire) == ACTIVE {
             // It stays in the parent's list of children until the next sweep.
             if let Some(parent) = &self.inner.parent {
-                parent.uncount();
+                parent.released(parent.inner.holds.uncount(), going);
             }
         }
     }
@@ -1099,13 +1110,13 @@ impl ScopeGuard {
             return;
         }
         if self.quiescent() {
-            self.scope().unkeep();
+            self.scope().unkeep_leaving();
             return;
         }
         self.scope().cancel_with(reason);
         let finalizers = self.scope().take_finalizers(true);
         if finalizers.is_empty() {
-            self.scope().unkeep();
+            self.scope().unkeep_leaving();
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -1114,7 +1125,7 @@ impl ScopeGuard {
                 "scope-spawn: a scope guard was dropped outside a Tokio runtime; \
                  its finalizers cannot run and are dropped"
             );
-            self.scope().unkeep();
+            self.scope().unkeep_leaving();
             return;
         };
         // The guard's keeper passes to the finalizers' runner, which gives it
@@ -1206,7 +1217,7 @@ impl Kept {
 
 impl Drop for Kept {
     fn drop(&mut self) {
-        self.0.unkeep();
+        self.0.unkeep_leaving();
     }
 }
 
@@ -1320,6 +1331,29 @@ mod tests {
         }
         drop(children);
         assert_eq!(listed(&root), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn an_ended_scope_that_only_a_child_still_holds_sweeps_its_lists() {
+        // The root's last handle is its child's: the root's end, brought
+        // about by the child's, must not leave its lists to that handle.
+        let root = Scope::new();
+        root.spawn(async {}).await.unwrap();
+        let child = root.child();
+        let (finish, finished) = tokio::sync::oneshot::channel::<()>();
+        let task = child.spawn_guarded(async move {
+            let _ = finished.await;
+        });
+        let held = Scope::clone(&child);
+        drop(child);
+        drop(root);
+        let root = held.parent().expect("a child has its parent");
+        assert_eq!(listed(root), (1, 1), "the root waits for its child");
+        finish.send(()).unwrap();
+        task.await.unwrap();
+        assert!(root.is_ended());
+        assert_eq!(listed(root), (0, 0), "the root swept its lists as it ended");
+        assert_eq!(listed(&held), (0, 0), "so did the child");
     }
 
     #[tokio::test]

@@ -347,7 +347,7 @@ impl Drop for Admission {
         // off the books (`live_tasks`, snapshots), which is what `shutdown`
         // waits for; then it stops holding the scope, which `join` waits for.
         self.record.state.store(self.outcome, Ordering::Release);
-        scope.uncount();
+        scope.uncount_leaving();
         crate::shutdown::task_settled();
     }
 }

@@ -309,24 +309,26 @@ enum Made {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_used_child_that_ends_while_its_parent_is_cancelled_or_walked_leaves_it_once() {
     // A used child whose guard holds the only handle just ends and leaves its
-    // parent; meanwhile the parent's cancellation, snapshot or count may walk
-    // to it through the parent's list, on another thread.
-    for round in 0..300 {
+    // parent; meanwhile the parent's cancellation, snapshot or count walks to
+    // it through the parent's list on another thread, released by the same
+    // barrier as the end.
+    for round in 0..1_000 {
         let root = Scope::new();
         let child = root.child();
         child.spawn(async {}).await.unwrap();
-        let walker = {
-            let root = Scope::clone(&root);
-            tokio::spawn(async move {
+        let barrier = std::sync::Barrier::new(2);
+        std::thread::scope(|threads| {
+            threads.spawn(|| {
+                barrier.wait();
                 match round % 3 {
                     0 => root.cancel(),
                     1 => drop(root.snapshot()),
                     _ => assert!(root.live_tasks() <= 1),
                 }
-            })
-        };
-        drop(child);
-        walker.await.unwrap();
+            });
+            barrier.wait();
+            drop(child);
+        });
         assert_eq!(root.live_tasks(), 0, "round {round}");
         tokio::time::timeout(std::time::Duration::from_secs(10), root.join())
             .await
