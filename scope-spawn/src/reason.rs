@@ -65,11 +65,12 @@ impl fmt::Display for CancelReason {
 /// without data (the common ones: `Completed`, `Dropped`, `ParentCancelled`…)
 /// is recorded with one compare-and-swap of a code; one with data
 /// (`Requested(Some(..))`, `TaskFailed`) is stored first, then claimed with the
-/// same compare-and-swap.
+/// same compare-and-swap. The data lives apart (in the rest of a scope,
+/// which only some scopes have: see `scope::Rest`), so the code is all a scope
+/// carries inline.
 #[derive(Debug, Default)]
 pub(crate) struct ReasonCell {
     code: AtomicU8,
-    data: OnceLock<CancelReason>,
 }
 
 // `ReasonCell::code` values; 0: no reason yet.
@@ -83,8 +84,12 @@ const WITH_DATA: u8 = 7;
 
 impl ReasonCell {
     /// Records `reason` unless a reason was recorded before; true if it was
-    /// this one.
-    pub(crate) fn set(&self, reason: CancelReason) -> bool {
+    /// this one. `data` is where a reason with data is stored.
+    pub(crate) fn set<'a>(
+        &self,
+        reason: CancelReason,
+        data: impl FnOnce() -> &'a OnceLock<CancelReason>,
+    ) -> bool {
         let code = match reason {
             CancelReason::Dropped => DROPPED,
             CancelReason::Completed => COMPLETED,
@@ -98,7 +103,7 @@ impl ReasonCell {
                 }
                 // Of two reasons with data set at once, the one stored first is
                 // the one kept, whichever of them claims the code.
-                let _ = self.data.set(reason);
+                let _ = data().set(reason);
                 WITH_DATA
             }
         };
@@ -107,8 +112,12 @@ impl ReasonCell {
             .is_ok()
     }
 
-    /// The recorded reason, if any.
-    pub(crate) fn get(&self) -> Option<CancelReason> {
+    /// The recorded reason, if any. `data` is where a reason with data was
+    /// stored (if one was, it is there).
+    pub(crate) fn get<'a>(
+        &self,
+        data: impl FnOnce() -> Option<&'a OnceLock<CancelReason>>,
+    ) -> Option<CancelReason> {
         Some(match self.code.load(Ordering::Acquire) {
             0 => return None,
             DROPPED => CancelReason::Dropped,
@@ -117,7 +126,7 @@ impl ReasonCell {
             DEADLINE_EXCEEDED => CancelReason::DeadlineExceeded,
             PARENT_CANCELLED => CancelReason::ParentCancelled,
             SHUTDOWN => CancelReason::Shutdown,
-            _ => self.data.get()?.clone(),
+            _ => data()?.get()?.clone(),
         })
     }
 }
@@ -128,21 +137,28 @@ mod tests {
 
     #[test]
     fn the_first_reason_is_kept_with_or_without_data() {
+        let data = OnceLock::new();
         let cell = ReasonCell::default();
-        assert_eq!(cell.get(), None);
-        assert!(cell.set(CancelReason::Completed));
-        assert!(!cell.set(CancelReason::requested("later")));
-        assert!(!cell.set(CancelReason::Dropped));
-        assert_eq!(cell.get(), Some(CancelReason::Completed));
+        let get = |cell: &ReasonCell| cell.get(|| Some(&data));
+        assert_eq!(get(&cell), None);
+        assert!(cell.set(CancelReason::Completed, || &data));
+        assert!(!cell.set(CancelReason::requested("later"), || &data));
+        assert!(!cell.set(CancelReason::Dropped, || &data));
+        assert_eq!(get(&cell), Some(CancelReason::Completed));
 
+        let data = OnceLock::new();
         let cell = ReasonCell::default();
-        assert!(cell.set(CancelReason::TaskFailed {
-            task: "fetch".into()
-        }));
-        assert!(!cell.set(CancelReason::Shutdown));
-        assert!(!cell.set(CancelReason::requested("later")));
+        let get = |cell: &ReasonCell| cell.get(|| Some(&data));
+        assert!(cell.set(
+            CancelReason::TaskFailed {
+                task: "fetch".into()
+            },
+            || &data
+        ));
+        assert!(!cell.set(CancelReason::Shutdown, || &data));
+        assert!(!cell.set(CancelReason::requested("later"), || &data));
         assert_eq!(
-            cell.get(),
+            get(&cell),
             Some(CancelReason::TaskFailed {
                 task: "fetch".into()
             })

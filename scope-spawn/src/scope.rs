@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, TryLockError, Weak};
 use std::time::Duration;
 
+use once_cell::race::OnceBox;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -93,10 +94,20 @@ pub struct Scope {
     pub(crate) inner: Arc<ScopeInner>,
 }
 
+// A scope is a small part that every scope needs — its books, flags, parent,
+// deadline, id and name: 112 bytes, one 128-byte allocation with the `Arc`'s
+// counts, built without a call to `memcpy` — and the rest (`Rest`: its locks
+// and lists, context, finalizers, token, limit, own timer), made when first
+// needed. A root, or a scope with a limit or a timer of its own, makes it at
+// once; a child makes it when it is first used (its first task, child scope,
+// finalizer, context value or token), so a request scope that nobody spawns
+// into is the small part alone, as its end is a few loads (see
+// `ScopeGuard::unreachable`).
+//
 // The layout is fixed (`repr(C)`) for the spawn path: what a spawn and a
 // settling task both write — the `Arc`'s count, just before these fields, and
-// `holds` — and the flags they read share the first cache line; the task list's
-// lock, which spawners take, comes last, lines away, with what spawners write
+// `holds` — and the flags they read share the first cache line; the task
+// list's lock, which spawners take, is in the rest, with what spawners write
 // under it (`tasks_listed`), so that a task settling on one worker does not
 // steal it from a spawner on the other.
 #[repr(C)]
@@ -114,14 +125,23 @@ pub(crate) struct ScopeInner {
     /// Whether the scope has joined its parent's tree (see [`Scope::activate`]).
     activation: AtomicU8,
     pub(crate) policy: Policy,
+    /// Why the scope was cancelled (its data, if any, is in the rest).
+    reason: ReasonCell,
     pub(crate) parent: Option<Scope>,
+    pub(crate) id: ScopeId,
+    pub(crate) name: ScopeName,
+    rest: OnceBox<Rest>,
+}
+
+/// The part of a scope that not every scope needs (see [`ScopeInner`]).
+pub(crate) struct Rest {
+    /// The effective deadline: the earliest of this scope's and its
+    /// ancestors'. (A scope with one makes its rest at once.)
+    deadline: Option<Instant>,
     pub(crate) limiter: Option<Limiter>,
     /// This scope's own deadline, when it needs a timer of its own (it is
     /// earlier than every ancestor's). The timer is armed on first use.
     timer: Option<Instant>,
-    pub(crate) deadline: Option<Instant>,
-    pub(crate) id: ScopeId,
-    pub(crate) name: ScopeName,
     /// When a root scope was created. A child's starts its life in the tree
     /// when it is activated (`State::activated`): before that it costs not
     /// even a clock read.
@@ -129,7 +149,8 @@ pub(crate) struct ScopeInner {
     /// For `token()` and `cancelled()`: created on demand, cancelled with the
     /// scope, a child of the parent's.
     token: OnceLock<CancellationToken>,
-    reason: ReasonCell,
+    /// The data of a cancel reason that has some (see [`ReasonCell`]).
+    reason: OnceLock<CancelReason>,
     pub(crate) state: Mutex<State>,
     /// Read by every spawn under the task list's lock, so it sits by it.
     shutting_down: AtomicBool,
@@ -145,6 +166,51 @@ pub(crate) struct ScopeInner {
     /// take this lock; a settling task only tries it (`try_lock`), and only
     /// when it leaves the scope idle with tasks listed, to sweep them.
     tasks: Mutex<Ledger<Arc<TaskRecord>>>,
+}
+
+impl Rest {
+    fn new(
+        deadline: Option<Instant>,
+        limiter: Option<Limiter>,
+        timer: Option<Instant>,
+        created: Option<Instant>,
+    ) -> Self {
+        Rest {
+            deadline,
+            limiter,
+            timer,
+            created,
+            token: OnceLock::new(),
+            reason: OnceLock::new(),
+            state: Mutex::new(State::default()),
+            shutting_down: AtomicBool::new(false),
+            tasks_listed: AtomicU8::new(Listed::Nothing as u8),
+            children_listed: AtomicU8::new(Listed::Nothing as u8),
+            tasks: Mutex::new(Ledger::new()),
+        }
+    }
+
+    pub(crate) fn lock_state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave `State` inconsistent: every
+        // critical section is a single insert, remove or take.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn lock_tasks(&self) -> MutexGuard<'_, Ledger<Arc<TaskRecord>>> {
+        // Every critical section is a push, a sweep or a read.
+        self.tasks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Lists a task (under the task list's lock, `tasks`).
+    pub(crate) fn list_task(&self, tasks: &mut Ledger<Arc<TaskRecord>>, record: Arc<TaskRecord>) {
+        tasks.push(record);
+        self.tasks_listed
+            .store(tasks.listed() as u8, Ordering::Release);
+    }
 }
 
 #[derive(Default)]
@@ -188,19 +254,44 @@ const ACTIVE: u8 = 1;
 const ORPHANED: u8 = 2;
 
 impl ScopeInner {
+    /// The rest of the scope, made now if it was not.
+    pub(crate) fn rest(&self) -> &Rest {
+        self.rest
+            .get_or_init(|| Box::new(Rest::new(None, None, None, None)))
+    }
+
+    /// The rest of the scope, if it has been made: a scope without it has no
+    /// task, child, finalizer, context value, token or limit.
+    pub(crate) fn made(&self) -> Option<&Rest> {
+        self.rest.get()
+    }
+
     pub(crate) fn lock_state(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock cannot leave `State` inconsistent: every
-        // critical section is a single insert, remove or take.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.rest().lock_state()
     }
 
     pub(crate) fn lock_tasks(&self) -> MutexGuard<'_, Ledger<Arc<TaskRecord>>> {
-        // Every critical section is a push, a sweep or a read.
-        self.tasks
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.rest().lock_tasks()
+    }
+
+    fn token(&self) -> Option<&CancellationToken> {
+        self.made()?.token.get()
+    }
+
+    /// Records the cancel reason, unless one was recorded before; true if it
+    /// was this one.
+    fn set_reason(&self, reason: CancelReason) -> bool {
+        self.reason.set(reason, || &self.rest().reason)
+    }
+
+    fn reason(&self) -> Option<CancelReason> {
+        self.reason.get(|| Some(&self.made()?.reason))
+    }
+
+    /// The scope's live tasks, counted without making its rest.
+    fn live_task_count(&self) -> usize {
+        self.made()
+            .map_or(0, |rest| rest.lock_tasks().live().count())
     }
 }
 
@@ -235,8 +326,11 @@ impl Scope {
     ///
     /// A child costs its parent nothing until it is first used — its first
     /// task, child scope or finalizer: only then does it join the parent's
-    /// tree (so a request scope nobody spawns into is cheap). An idle child
-    /// does not show in snapshots and does not hold up the parent's `join`.
+    /// tree. An idle child does not show in snapshots and does not hold up
+    /// the parent's `join`. Until it is used (or given a context value or a
+    /// token), a child without a deadline or limit is also one small
+    /// allocation (128 bytes), made without locks: a request scope that
+    /// nobody spawns into is cheap.
     #[must_use = "dropping the guard cancels the scope at once"]
     pub fn child(&self) -> ScopeGuard {
         ScopeBuilder::new().parent(self).build()
@@ -262,33 +356,29 @@ impl Scope {
         // A child of an ended scope is born ended: it refuses every spawn.
         let born_ended = parent.as_ref().is_some_and(Scope::is_ended);
         let root = parent.is_none();
+        // Only the earliest deadline needs a timer: a parent's own timer
+        // cancels this scope.
+        let timer = own_deadline.filter(|own| parent_deadline.is_none_or(|p| *own < p));
+        let limiter = limit.map(|limit| Limiter::new(limit, queue_limit));
+        let rest = OnceBox::new();
+        if root || born_ended || deadline.is_some() || limiter.is_some() {
+            let made = Rest::new(deadline, limiter, timer, now.filter(|_| root));
+            made.lock_state().ending = born_ended;
+            let _ = rest.set(Box::new(made));
+        }
         let inner = Arc::new(ScopeInner {
             id,
             name,
             parent,
             cancelled: AtomicBool::new(false),
-            token: OnceLock::new(),
             reason: ReasonCell::default(),
-            deadline,
-            // Only the earliest deadline needs a timer: a parent's own timer
-            // cancels this scope.
-            timer: own_deadline.filter(|own| parent_deadline.is_none_or(|p| *own < p)),
             timer_pending: AtomicBool::new(true),
             deferred: AtomicBool::new(false),
             policy,
-            limiter: limit.map(|limit| Limiter::new(limit, queue_limit)),
-            created: now.filter(|_| root),
             holds: Holds::new(!born_ended),
             activation: AtomicU8::new(IDLE),
-            tasks: Mutex::new(Ledger::new()),
-            state: Mutex::new(State {
-                ending: born_ended,
-                ..State::default()
-            }),
-            shutting_down: AtomicBool::new(false),
-            tasks_listed: AtomicU8::new(Listed::Nothing as u8),
-            children_listed: AtomicU8::new(Listed::Nothing as u8),
             aborting: AtomicBool::new(false),
+            rest,
         });
         ScopeGuard {
             scope: Some(Scope { inner }),
@@ -339,22 +429,16 @@ impl Scope {
             }
             Released::Ended => Listed::Few,
         };
-        let inner = &*self.inner;
-        sweep_listed(&inner.tasks_listed, least, &inner.tasks, |tasks| tasks);
-        sweep_listed(&inner.children_listed, least, &inner.state, |state| {
-            &mut state.children
-        });
+        // Without its rest, the scope never listed anything.
+        if let Some(rest) = self.inner.made() {
+            sweep_listed(&rest.tasks_listed, least, &rest.tasks, |tasks| tasks);
+            sweep_listed(&rest.children_listed, least, &rest.state, |state| {
+                &mut state.children
+            });
+        }
         if released == Released::Ended {
             self.ended(false);
         }
-    }
-
-    /// Lists a task (under the task list's lock).
-    pub(crate) fn list_task(&self, tasks: &mut Ledger<Arc<TaskRecord>>, record: Arc<TaskRecord>) {
-        tasks.push(record);
-        self.inner
-            .tasks_listed
-            .store(tasks.listed() as u8, Ordering::Release);
     }
 
     /// The scope has ended: it leaves its parent's tree. `going`: the scope
@@ -410,20 +494,20 @@ impl Scope {
             return false;
         }
         {
-            let mut parent_state = parent.inner.lock_state();
+            let parent_rest = parent.inner.rest();
+            let mut parent_state = parent_rest.lock_state();
             // Activated first (under this scope's state lock, stored below):
             // `ScopeGuard::unreachable` never sees this `Weak` on an idle scope.
             parent_state.children.push(Arc::downgrade(&self.inner));
             let listed = parent_state.children.listed();
-            parent
-                .inner
+            parent_rest
                 .children_listed
                 .store(listed as u8, Ordering::Release);
         }
         // Read after registering: a concurrent cancellation of the parent
         // either finds this scope in its walk or is seen here.
         if parent.inner.cancelled.load(Ordering::SeqCst) {
-            let _ = self.inner.reason.set(CancelReason::ParentCancelled);
+            let _ = self.inner.set_reason(CancelReason::ParentCancelled);
             self.inner.cancelled.store(true, Ordering::SeqCst);
         }
         state.activated = Some(now);
@@ -434,9 +518,10 @@ impl Scope {
     /// When the scope was created (a root) or activated (a child); `None` for
     /// a child that has never been used.
     pub(crate) fn started(&self) -> Option<Instant> {
-        self.inner
-            .created
-            .or_else(|| self.inner.lock_state().activated)
+        // A scope that has been neither created as a root nor activated has
+        // no rest yet.
+        let rest = self.inner.made()?;
+        rest.created.or_else(|| rest.lock_state().activated)
     }
 
     /// Whether an ancestor has been cancelled (an inactive scope is not reached
@@ -463,7 +548,7 @@ impl Scope {
     pub(crate) fn arm_deadlines(&self) {
         // The effective deadline is the earliest on the chain: without one,
         // no scope on it has a timer to arm.
-        if self.inner.deadline.is_some() {
+        if self.deadline().is_some() {
             self.arm_chain();
         }
     }
@@ -472,7 +557,7 @@ impl Scope {
     fn arm_chain(&self) {
         let mut scope = Some(self);
         while let Some(s) = scope {
-            if let Some(deadline) = s.inner.timer {
+            if let Some(deadline) = s.inner.made().and_then(|rest| rest.timer) {
                 if s.inner.timer_pending.load(Ordering::Acquire) {
                     s.arm_deadline(deadline);
                 }
@@ -508,14 +593,18 @@ impl Scope {
 
     /// Cancels the scopes on the chain whose unarmed deadline has passed.
     fn check_deadlines(&self) {
-        if self.inner.deadline.is_none() {
+        if self.deadline().is_none() {
             return;
         }
         let now = Instant::now();
         let mut expired = None;
         let mut scope = Some(self);
         while let Some(s) = scope {
-            if s.inner.timer.is_some_and(|d| d <= now) {
+            if s.inner
+                .made()
+                .and_then(|rest| rest.timer)
+                .is_some_and(|d| d <= now)
+            {
                 expired = Some(s);
             }
             scope = s.inner.parent.as_ref();
@@ -565,7 +654,7 @@ impl Scope {
     /// The effective deadline: the earliest of this scope's and its ancestors'.
     /// Uses tokio's clock, so `tokio::time::pause()` drives it in tests.
     pub fn deadline(&self) -> Option<Instant> {
-        self.inner.deadline
+        self.inner.made()?.deadline
     }
 
     // ----- cancellation -------------------------------------------------------
@@ -586,13 +675,13 @@ impl Scope {
         if self.ancestor_cancelled() {
             // The first cause came from above; its walk reaches this scope if
             // it is active (an inactive one has nothing to stop).
-            let _ = self.inner.reason.set(CancelReason::ParentCancelled);
+            let _ = self.inner.set_reason(CancelReason::ParentCancelled);
             return;
         }
         // Whoever records the first reason and then claims the flag walks the
         // tree; an ancestor's walk records `ParentCancelled` and claims the
         // flags on its way down.
-        if !self.inner.reason.set(reason) || crate::gate::raise(&self.inner.cancelled) {
+        if !self.inner.set_reason(reason) || crate::gate::raise(&self.inner.cancelled) {
             return;
         }
         self.cancel_tree();
@@ -606,7 +695,7 @@ impl Scope {
         // The common end of a request scope: no task, no active child. (A task
         // admitted from here on reads the flag when it is attached.)
         if self.inner.holds.is_idle() {
-            if let Some(token) = self.inner.token.get() {
+            if let Some(token) = self.inner.token() {
                 token.cancel();
             }
             return;
@@ -627,7 +716,7 @@ impl Scope {
                 children
                     .into_iter()
                     .filter(|child| {
-                        let _ = child.reason.set(CancelReason::ParentCancelled);
+                        let _ = child.set_reason(CancelReason::ParentCancelled);
                         !crate::gate::raise(&child.cancelled)
                     })
                     .map(|inner| Scope { inner }),
@@ -639,7 +728,7 @@ impl Scope {
         // (The abort handles need no fence: see `gate`.)
         std::sync::atomic::fence(Ordering::SeqCst);
         for scope in marked {
-            if let Some(token) = scope.inner.token.get() {
+            if let Some(token) = scope.inner.token() {
                 token.cancel();
             }
             scope.abort_tasks(|record| !record.guarded);
@@ -689,13 +778,13 @@ impl Scope {
     /// Why the scope was cancelled, or `None` if it has not been.
     pub fn cancel_reason(&self) -> Option<CancelReason> {
         self.check_deadlines();
-        if let Some(reason) = self.inner.reason.get() {
+        if let Some(reason) = self.inner.reason() {
             return Some(reason);
         }
         if self.cancelled_flag() {
             // Cancelled without a reason of its own: by an ancestor.
-            self.inner.reason.set(CancelReason::ParentCancelled);
-            return self.inner.reason.get();
+            self.inner.set_reason(CancelReason::ParentCancelled);
+            return self.inner.reason();
         }
         None
     }
@@ -717,10 +806,14 @@ impl Scope {
 
     /// The scope's own token, created on first use as a child of the parent's.
     fn cancellation_token(&self) -> &CancellationToken {
-        let token = self.inner.token.get_or_init(|| match &self.inner.parent {
-            Some(parent) => parent.cancellation_token().child_token(),
-            None => CancellationToken::new(),
-        });
+        let token = self
+            .inner
+            .rest()
+            .token
+            .get_or_init(|| match &self.inner.parent {
+                Some(parent) => parent.cancellation_token().child_token(),
+                None => CancellationToken::new(),
+            });
         // Pairs with the fence in `cancel_tree`: a token created while the
         // scope is being cancelled is cancelled by one side or the other.
         std::sync::atomic::fence(Ordering::SeqCst);
@@ -733,7 +826,10 @@ impl Scope {
     pub(crate) fn is_shutting_down(&self) -> bool {
         let mut scope = Some(self);
         while let Some(s) = scope {
-            if s.inner.shutting_down.load(Ordering::Acquire) {
+            if s.inner
+                .made()
+                .is_some_and(|rest| rest.shutting_down.load(Ordering::Acquire))
+            {
                 return true;
             }
             scope = s.inner.parent.as_ref();
@@ -768,13 +864,13 @@ impl Scope {
         let id = TypeId::of::<T>();
         let mut scope = Some(self);
         while let Some(s) = scope {
-            let found = s
-                .inner
-                .lock_state()
-                .context
-                .iter()
-                .find(|(t, _)| *t == id)
-                .map(|(_, v)| Arc::clone(v));
+            let found = s.inner.made().and_then(|rest| {
+                rest.lock_state()
+                    .context
+                    .iter()
+                    .find(|(t, _)| *t == id)
+                    .map(|(_, v)| Arc::clone(v))
+            });
             if let Some(value) = found {
                 return value.downcast::<T>().ok();
             }
@@ -855,12 +951,16 @@ impl Scope {
     /// The live tasks of this scope and of every scope below it (queued tasks
     /// included), so a server root's count says what is running anywhere.
     pub fn live_tasks(&self) -> usize {
-        let own = self.inner.lock_tasks().live().count();
+        let own = self.inner.live_task_count();
         own + self.children().iter().map(Scope::live_tasks).sum::<usize>()
     }
 
     pub(crate) fn children(&self) -> Vec<Scope> {
-        let state = self.inner.lock_state();
+        // A scope with children has its rest: the first made it, to list it.
+        let Some(rest) = self.inner.made() else {
+            return Vec::new();
+        };
+        let state = rest.lock_state();
         // In the order they were first used.
         state
             .children
@@ -918,8 +1018,8 @@ impl fmt::Debug for Scope {
         f.debug_struct("Scope")
             .field("id", &self.inner.id)
             .field("name", &self.inner.name)
-            .field("live_tasks", &self.inner.lock_tasks().live().count())
-            .field("cancel_reason", &self.inner.reason.get())
+            .field("live_tasks", &self.inner.live_task_count())
+            .field("cancel_reason", &self.inner.reason())
             .field("cancelled", &self.inner.cancelled.load(Ordering::Relaxed))
             .finish()
     }
@@ -1043,6 +1143,7 @@ impl ScopeGuard {
         let started = Instant::now();
         self.scope()
             .inner
+            .rest()
             .shutting_down
             .store(true, Ordering::Release);
         let records = crate::shutdown::live_records(self.scope());
@@ -1173,7 +1274,7 @@ impl ScopeGuard {
         std::sync::atomic::fence(Ordering::Acquire);
         inner.activation.load(Ordering::Relaxed) == IDLE
             && inner.holds.is_kept_only()
-            && inner.token.get().is_none()
+            && inner.token().is_none()
     }
 }
 
@@ -1200,7 +1301,7 @@ impl ScopeGuard {
         // a token.
         inner.activation.load(Ordering::Relaxed) == ACTIVE
             && inner.holds.is_kept_only()
-            && inner.token.get().is_none()
+            && inner.token().is_none()
             && !inner.deferred.load(Ordering::Relaxed)
     }
 }
@@ -1264,10 +1365,8 @@ mod tests {
             1 => Listed::Few,
             _ => Listed::Many,
         };
-        (
-            flag(&scope.inner.tasks_listed),
-            flag(&scope.inner.children_listed),
-        )
+        let rest = scope.inner.rest();
+        (flag(&rest.tasks_listed), flag(&rest.children_listed))
     }
 
     #[tokio::test]

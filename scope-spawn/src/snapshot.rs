@@ -107,12 +107,12 @@ impl Scope {
     /// order they were first used.
     pub fn snapshot(&self) -> ScopeSnapshot {
         let now = Instant::now();
-        let tasks: Vec<TaskSnapshot> = self
-            .inner
-            .lock_tasks()
-            .live()
-            .map(|record| task_snapshot(record, now))
-            .collect();
+        let tasks: Vec<TaskSnapshot> = self.inner.made().map_or_else(Vec::new, |rest| {
+            rest.lock_tasks()
+                .live()
+                .map(|record| task_snapshot(record, now))
+                .collect()
+        });
         let children: Vec<ScopeSnapshot> = self.children().iter().map(Scope::snapshot).collect();
         let live_tasks = tasks.len() + children.iter().map(|c| c.live_tasks).sum::<usize>();
         let cancel_reason = self.cancel_reason();

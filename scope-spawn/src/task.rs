@@ -187,7 +187,9 @@ impl Scope {
             return Err(self.cancelled_error());
         }
         self.arm_deadlines();
-        let permit = match &self.inner.limiter {
+        // A task's scope has its rest: its list, and its limit if it has one.
+        let rest = self.inner.rest();
+        let permit = match &rest.limiter {
             Some(limiter) => match limiter.admit() {
                 Some(permit) => permit,
                 None => {
@@ -208,7 +210,7 @@ impl Scope {
             cancelled: OnceLock::new(),
         });
         {
-            let mut tasks = self.inner.lock_tasks();
+            let mut tasks = rest.lock_tasks();
             // Checked under the list's lock, which `shutdown` takes to collect
             // the tasks it reports on after raising its flag: a task is either
             // collected or refused here, never admitted unseen.
@@ -217,7 +219,7 @@ impl Scope {
                 self.uncount();
                 return Err(TaskError::Cancelled(CancelReason::Shutdown));
             }
-            self.list_task(&mut tasks, Arc::clone(&record));
+            rest.list_task(&mut tasks, Arc::clone(&record));
         }
         Ok(Admission {
             scope: Some(self.clone()),
