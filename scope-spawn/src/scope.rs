@@ -134,24 +134,17 @@ pub(crate) struct ScopeInner {
 }
 
 /// The part of a scope that not every scope needs (see [`ScopeInner`]).
+///
+/// Laid out (`repr(C)`) with what every spawn reads or writes first — the
+/// deadline and limit it checks, the shutdown flag, the task list's lock and
+/// what it writes under it — so that a spawn touches as few of its lines as
+/// it can; a task settling elsewhere writes none of them.
+#[repr(C)]
 pub(crate) struct Rest {
     /// The effective deadline: the earliest of this scope's and its
     /// ancestors'. (A scope with one makes its rest at once.)
     deadline: Option<Instant>,
     pub(crate) limiter: Option<Limiter>,
-    /// This scope's own deadline, when it needs a timer of its own (it is
-    /// earlier than every ancestor's). The timer is armed on first use.
-    timer: Option<Instant>,
-    /// When a root scope was created. A child's starts its life in the tree
-    /// when it is activated (`State::activated`): before that it costs not
-    /// even a clock read.
-    created: Option<Instant>,
-    /// For `token()` and `cancelled()`: created on demand, cancelled with the
-    /// scope, a child of the parent's.
-    token: OnceLock<CancellationToken>,
-    /// The data of a cancel reason that has some (see [`ReasonCell`]).
-    reason: OnceLock<CancelReason>,
-    pub(crate) state: Mutex<State>,
     /// Read by every spawn under the task list's lock, so it sits by it.
     shutting_down: AtomicBool,
     /// How much the task list holds, and the list of children in `state`
@@ -166,6 +159,19 @@ pub(crate) struct Rest {
     /// take this lock; a settling task only tries it (`try_lock`), and only
     /// when it leaves the scope idle with tasks listed, to sweep them.
     tasks: Mutex<Ledger<Arc<TaskRecord>>>,
+    /// This scope's own deadline, when it needs a timer of its own (it is
+    /// earlier than every ancestor's). The timer is armed on first use.
+    timer: Option<Instant>,
+    /// When a root scope was created. A child's starts its life in the tree
+    /// when it is activated (`State::activated`): before that it costs not
+    /// even a clock read.
+    created: Option<Instant>,
+    /// For `token()` and `cancelled()`: created on demand, cancelled with the
+    /// scope, a child of the parent's.
+    token: OnceLock<CancellationToken>,
+    /// The data of a cancel reason that has some (see [`ReasonCell`]).
+    reason: OnceLock<CancelReason>,
+    pub(crate) state: Mutex<State>,
 }
 
 impl Rest {
