@@ -94,15 +94,16 @@ pub struct Scope {
     pub(crate) inner: Arc<ScopeInner>,
 }
 
-// A scope is a small part that every scope needs — its books, flags, parent,
-// deadline, id and name: 112 bytes, one 128-byte allocation with the `Arc`'s
-// counts, built without a call to `memcpy` — and the rest (`Rest`: its locks
-// and lists, context, finalizers, token, limit, own timer), made when first
-// needed. A root, or a scope with a limit or a timer of its own, makes it at
-// once; a child makes it when it is first used (its first task, child scope,
-// finalizer, context value or token), so a request scope that nobody spawns
-// into is the small part alone, as its end is a few loads (see
-// `ScopeGuard::unreachable`).
+// A scope is a small part that every scope needs — its books, flags, reason
+// code, parent, id and name: 112 bytes, one 128-byte allocation with the
+// `Arc`'s counts, built without a call to `memcpy` — and the rest (`Rest`:
+// its deadline, limit, locks and lists, context, finalizers, token, own
+// timer), made when first needed. A root, a scope born ended, or one with a
+// deadline (its own or inherited) or a limit makes it at once; any other
+// child makes it when it is first used (its first task, child scope,
+// finalizer, context value or token, or a cancel reason with data), so a
+// request scope that nobody spawns into is the small part alone, as its end
+// is a few loads (see `ScopeGuard::unreachable`).
 //
 // The layout is fixed (`repr(C)`) for the spawn path: what a spawn and a
 // settling task both write — the `Arc`'s count, just before these fields, and
@@ -937,8 +938,19 @@ impl Scope {
         }
     }
 
+    /// Takes the finalizers registered so far; `ending`: the guard is gone,
+    /// so later ones run in the background (which needs the rest, to record).
     fn take_finalizers(&self, ending: bool) -> Vec<Finalizer> {
-        let mut state = self.inner.lock_state();
+        let rest = if ending {
+            self.inner.rest()
+        } else {
+            // A scope without its rest has no finalizer to take.
+            let Some(rest) = self.inner.made() else {
+                return Vec::new();
+            };
+            rest
+        };
+        let mut state = rest.lock_state();
         state.ending |= ending;
         std::mem::take(&mut state.finalizers)
     }
@@ -1121,7 +1133,10 @@ impl ScopeGuard {
         let finalizers = self.scope().take_finalizers(false);
         self.scope().run_finalizers(finalizers).await;
         let cancel_reason = self.scope().cancel_reason();
-        let failures = std::mem::take(&mut inner.lock_state().failures);
+        let failures = inner
+            .made()
+            .map(|rest| std::mem::take(&mut rest.lock_state().failures))
+            .unwrap_or_default();
         self.end_with(CancelReason::Completed);
         match self_policy_result(inner.policy, failures) {
             Ok(failures) => Ok(Outcome {
@@ -1459,6 +1474,48 @@ mod tests {
         assert!(root.is_ended());
         assert_eq!(listed(root), (0, 0), "the root swept its lists as it ended");
         assert_eq!(listed(&held), (0, 0), "so did the child");
+    }
+
+    #[tokio::test]
+    async fn a_child_makes_the_rest_of_itself_only_when_it_needs_it() {
+        let root = Scope::new();
+        assert!(root.inner.made().is_some(), "a root makes it at once");
+
+        let child = root.child();
+        let held = Scope::clone(&child);
+        let _ = (held.get::<u8>(), held.live_tasks(), held.snapshot());
+        let _ = (held.deadline(), held.cancel_reason(), format!("{held:?}"));
+        assert!(held.inner.made().is_none(), "reading does not make it");
+        child.join().await.unwrap();
+        assert!(
+            held.inner.made().is_some(),
+            "ending it while others hold it records there that it ended"
+        );
+
+        let child = root.child();
+        child.spawn(async {}).await.unwrap();
+        assert!(child.inner.made().is_some(), "a task makes it");
+
+        let child = root.child();
+        child.insert(1_u8);
+        assert_eq!(child.get::<u8>().as_deref(), Some(&1));
+
+        let timed = Scope::builder()
+            .parent(&root)
+            .timeout(Duration::from_secs(60))
+            .build();
+        assert!(timed.inner.made().is_some(), "a deadline makes it at once");
+        let grandchild = timed.child();
+        assert!(grandchild.deadline().is_some(), "and children inherit it");
+        assert!(grandchild.inner.made().is_some());
+
+        let child = root.child();
+        child.cancel_with(CancelReason::requested("why"));
+        assert_eq!(
+            child.cancel_reason(),
+            Some(CancelReason::requested("why")),
+            "a reason with data is kept in it"
+        );
     }
 
     #[tokio::test]
