@@ -1285,21 +1285,9 @@ impl ScopeGuard {
     /// no task, active child or finalizer (each activates it first) — and gave
     /// out no token. A root scope always takes the full path.
     fn unreachable(&self) -> bool {
-        let inner = &self.scope().inner;
-        if inner.parent.is_none() || Arc::strong_count(inner) != 1 || Arc::weak_count(inner) != 0 {
-            return false;
-        }
-        // No other handle is left, and none can be made: order what is read
-        // below after everything the dropped handles did (their drops release,
-        // as in `Arc`'s own drop).
-        std::sync::atomic::fence(Ordering::Acquire);
-        inner.activation.load(Ordering::Relaxed) == IDLE
-            && inner.holds.is_kept_only()
-            && inner.token().is_none()
+        self.reached_only_by_guard(0, IDLE)
     }
-}
 
-impl ScopeGuard {
     /// Whether the scope was used — it joined its parent's tree — but is
     /// idle now, and nobody but this guard holds a handle to it: only its
     /// parent's list of children still reaches it, through a `Weak`. It gave
@@ -1312,18 +1300,27 @@ impl ScopeGuard {
     /// snapshot) may upgrade that `Weak` meanwhile: it finds an idle scope,
     /// with no task to stop, which it may still mark cancelled.
     fn quiescent(&self) -> bool {
-        let inner = &self.scope().inner;
-        if inner.parent.is_none() || Arc::strong_count(inner) != 1 || Arc::weak_count(inner) != 1 {
-            return false;
-        }
-        // As in `unreachable`: what the dropped handles did comes first.
-        std::sync::atomic::fence(Ordering::Acquire);
         // Active, the one `Weak` is the parent's list's: a timer's comes with
         // a token.
-        inner.activation.load(Ordering::Relaxed) == ACTIVE
+        self.reached_only_by_guard(1, ACTIVE)
+            && !self.scope().inner.deferred.load(Ordering::Relaxed)
+    }
+
+    /// Whether the scope is a child in `activation`, idle, that gave out no
+    /// token, and that no handle but the guard's and `weak` `Weak`s reach.
+    fn reached_only_by_guard(&self, weak: usize, activation: u8) -> bool {
+        let inner = &self.scope().inner;
+        if inner.parent.is_none() || Arc::strong_count(inner) != 1 || Arc::weak_count(inner) != weak
+        {
+            return false;
+        }
+        // No other handle is left, and none can be made but from those
+        // `Weak`s: order what is read below after everything the dropped
+        // handles did (their drops release, as in `Arc`'s own drop).
+        std::sync::atomic::fence(Ordering::Acquire);
+        inner.activation.load(Ordering::Relaxed) == activation
             && inner.holds.is_kept_only()
             && inner.token().is_none()
-            && !inner.deferred.load(Ordering::Relaxed)
     }
 }
 
