@@ -323,7 +323,8 @@ async fn a_used_child_that_ends_while_its_parent_is_cancelled_or_walked_leaves_i
                 match round % 3 {
                     0 => root.cancel(),
                     1 => drop(root.snapshot()),
-                    _ => assert!(root.live_tasks() <= 1),
+                    // The child's one task settled before the race.
+                    _ => assert_eq!(root.live_tasks(), 0),
                 }
             });
             barrier.wait();
