@@ -235,11 +235,25 @@ where
     first.map_or(Ok(()), Err)
 }
 
-/// Runs `f` with `guard`'s scope as [`Scope::current`], lending the guard's
-/// own handle (see `ScopeGuard::enter`): for the tower layer, which calls its
-/// inner service in the request scope before the guard goes into a
-/// [`ScopeRun`](crate::ScopeRun).
+/// The scope of `guard` made [`Scope::current`] until this is dropped, lending
+/// the guard's own handle: for the tower layer, whose inner service's call
+/// returns a large future that a closure would move once more. Drop it on the
+/// thread that made it, before anything entered earlier is left.
+#[must_use = "the scope is current only until this is dropped"]
+pub struct Entered<'a> {
+    _entered: crate::current::Entered<'a>,
+}
+
+/// Makes `guard`'s scope current until the returned value is dropped.
 #[inline]
-pub fn enter_guard<R>(guard: &mut ScopeGuard, f: impl FnOnce() -> R) -> R {
-    guard.enter(f)
+pub fn entered(guard: &mut ScopeGuard) -> Entered<'_> {
+    Entered {
+        _entered: guard.entered(),
+    }
+}
+
+impl std::fmt::Debug for Entered<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entered").finish_non_exhaustive()
+    }
 }

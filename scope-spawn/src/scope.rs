@@ -175,6 +175,14 @@ pub(crate) struct Rest {
     pub(crate) state: Mutex<State>,
 }
 
+impl Default for Rest {
+    /// The rest of a child scope made on its first use.
+    #[inline]
+    fn default() -> Self {
+        Rest::new(None, None, None, None)
+    }
+}
+
 impl Rest {
     fn new(
         deadline: Option<Instant>,
@@ -263,8 +271,7 @@ const ORPHANED: u8 = 2;
 impl ScopeInner {
     /// The rest of the scope, made now if it was not.
     pub(crate) fn rest(&self) -> &Rest {
-        self.rest
-            .get_or_init(|| Box::new(Rest::new(None, None, None, None)))
+        self.rest.get_or_init(Box::default)
     }
 
     /// The rest of the scope, if it has been made: a scope without it has no
@@ -1273,6 +1280,13 @@ impl ScopeGuard {
     /// [`Scope::in_scope_sync`] needs.
     pub(crate) fn enter<R>(&mut self, f: impl FnOnce() -> R) -> R {
         current::enter(&mut self.scope, f)
+    }
+
+    /// Makes the scope current, lending the guard's own handle, until the
+    /// returned value is dropped (see [`current::Entered`]).
+    #[inline]
+    pub(crate) fn entered(&mut self) -> current::Entered<'_> {
+        current::Entered::new(&mut self.scope)
     }
 
     /// Whether nobody but this guard can reach the scope: then letting go of

@@ -7,7 +7,6 @@ use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use http_body::Body;
-use scope_spawn::__private::enter_guard;
 use scope_spawn::{Scope, ScopeBuilder};
 use tower_service::Service;
 
@@ -150,8 +149,9 @@ where
         let mut guard = builder.build();
 
         req.extensions_mut().insert(Scope::clone(&guard));
-        let inner = &mut self.inner;
-        let future = enter_guard(&mut guard, || inner.call(req));
+        let entered = scope_spawn::__private::entered(&mut guard);
+        let future = self.inner.call(req);
+        drop(entered);
         ResponseFuture::new(future, guard)
     }
 }
