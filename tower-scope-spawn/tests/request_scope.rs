@@ -419,3 +419,36 @@ fn an_inner_future_that_panics_hands_the_scope_back_and_the_scope_ends_dropped()
         Err(TaskError::Cancelled(CancelReason::Dropped))
     );
 }
+
+#[test]
+fn an_inner_service_whose_call_panics_leaves_the_scope_and_ends_it_dropped() {
+    use tower::Service;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let _entered = runtime.enter();
+    let (scopes, scope_rx) = std::sync::mpsc::channel();
+    let mut service = ScopeSpawnService::new(service_fn(
+        move |_req: Request<String>| -> std::future::Ready<Result<Response<String>, Infallible>> {
+            let scope = Scope::current().expect("current while the service is called");
+            let watcher = scope.spawn(pending::<()>());
+            scopes.send((scope, watcher)).unwrap();
+            panic!("in the call");
+        },
+    ));
+    let call =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| service.call(request("/"))));
+    assert!(call.is_err(), "the inner service's call panicked");
+    assert!(Scope::current().is_none(), "the scope was left");
+    let (scope, watcher) = scope_rx.try_recv().unwrap();
+    assert_eq!(
+        scope.cancel_reason(),
+        Some(CancelReason::Dropped),
+        "the request's guard went with the panic, and took its handle back first"
+    );
+    assert_eq!(
+        runtime.block_on(watcher),
+        Err(TaskError::Cancelled(CancelReason::Dropped))
+    );
+}
