@@ -386,11 +386,17 @@ async fn the_inner_future_is_dropped_in_the_request_scope_before_it_ends() {
     }
 }
 
+/// A runtime for the tests that poll (or call) the service by hand, so that
+/// they can catch its panic: tasks spawned meanwhile need one to enter.
+fn polled_by_hand() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn an_inner_future_that_panics_hands_the_scope_back_and_the_scope_ends_dropped() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let runtime = polled_by_hand();
     let _entered = runtime.enter();
     let (scopes, scope_rx) = std::sync::mpsc::channel();
     let service = ScopeSpawnService::new(service_fn(move |_req: Request<String>| {
@@ -424,9 +430,7 @@ fn an_inner_future_that_panics_hands_the_scope_back_and_the_scope_ends_dropped()
 fn an_inner_service_whose_call_panics_leaves_the_scope_and_ends_it_dropped() {
     use tower::Service;
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let runtime = polled_by_hand();
     let _entered = runtime.enter();
     let (scopes, scope_rx) = std::sync::mpsc::channel();
     let mut service = ScopeSpawnService::new(service_fn(
