@@ -5,6 +5,8 @@ use std::fmt;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use once_cell::race::OnceBox;
+
 /// Why a scope was cancelled. The first cause wins: once a scope has a reason,
 /// later cancellations do not change it.
 ///
@@ -66,8 +68,8 @@ impl fmt::Display for CancelReason {
 /// is recorded with one compare-and-swap of a code; one with data
 /// (`Requested(Some(..))`, `TaskFailed`) is stored first, then claimed with the
 /// same compare-and-swap. The data lives apart (in the rest of a scope,
-/// which only some scopes have: see `scope::Rest`), so the code is all a scope
-/// carries inline.
+/// which only some scopes have: see `scope::Rest`; in a box for a task's
+/// record), so the code is all a scope or a task carries inline.
 #[derive(Debug, Default)]
 pub(crate) struct ReasonCell {
     code: AtomicU8,
@@ -85,10 +87,10 @@ const WITH_DATA: u8 = 7;
 impl ReasonCell {
     /// Records `reason` unless a reason was recorded before; true if it was
     /// this one. `data` is where a reason with data is stored.
-    pub(crate) fn set<'a>(
+    pub(crate) fn set<'a, D: ReasonData + 'a>(
         &self,
         reason: CancelReason,
-        data: impl FnOnce() -> &'a OnceLock<CancelReason>,
+        data: impl FnOnce() -> &'a D,
     ) -> bool {
         let code = match reason {
             CancelReason::Dropped => DROPPED,
@@ -103,7 +105,7 @@ impl ReasonCell {
                 }
                 // Of two reasons with data set at once, the one stored first is
                 // the one kept, whichever of them claims the code.
-                let _ = data().set(reason);
+                data().store(reason);
                 WITH_DATA
             }
         };
@@ -114,9 +116,9 @@ impl ReasonCell {
 
     /// The recorded reason, if any. `data` is where a reason with data was
     /// stored (if one was, it is there).
-    pub(crate) fn get<'a>(
+    pub(crate) fn get<'a, D: ReasonData + 'a>(
         &self,
-        data: impl FnOnce() -> Option<&'a OnceLock<CancelReason>>,
+        data: impl FnOnce() -> Option<&'a D>,
     ) -> Option<CancelReason> {
         Some(match self.code.load(Ordering::Acquire) {
             0 => return None,
@@ -126,8 +128,38 @@ impl ReasonCell {
             DEADLINE_EXCEEDED => CancelReason::DeadlineExceeded,
             PARENT_CANCELLED => CancelReason::ParentCancelled,
             SHUTDOWN => CancelReason::Shutdown,
-            _ => data()?.get()?.clone(),
+            _ => data()?.load()?.clone(),
         })
+    }
+}
+
+/// Where a [`ReasonCell`] keeps a reason with data: stored at most once, the
+/// first store wins.
+pub(crate) trait ReasonData {
+    fn store(&self, reason: CancelReason);
+    fn load(&self) -> Option<&CancelReason>;
+}
+
+/// A scope's, in its rest.
+impl ReasonData for OnceLock<CancelReason> {
+    fn store(&self, reason: CancelReason) {
+        let _ = self.set(reason);
+    }
+
+    fn load(&self) -> Option<&CancelReason> {
+        self.get()
+    }
+}
+
+/// A task's: a pointer in its record, allocated only for the rare reason
+/// with data.
+impl ReasonData for OnceBox<CancelReason> {
+    fn store(&self, reason: CancelReason) {
+        let _ = self.set(Box::new(reason));
+    }
+
+    fn load(&self) -> Option<&CancelReason> {
+        self.get()
     }
 }
 

@@ -6,11 +6,12 @@ use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use once_cell::race::OnceBox;
 use pin_project_lite::pin_project;
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::{Instant, Sleep};
@@ -19,6 +20,7 @@ use tracing::Instrument;
 use crate::current;
 use crate::gate::AbortSlot;
 use crate::limit::Permit;
+use crate::reason::ReasonCell;
 use crate::scope::Name;
 use crate::{CancelReason, FailureKind, Scope, TaskError, TaskFailure};
 
@@ -124,8 +126,10 @@ pub(crate) struct TaskRecord {
     /// How cancellation stops the task: set right after it is spawned, taken
     /// by whoever stops it first (see `gate`).
     abort: AbortSlot<AbortHandle>,
-    /// Why the task's scope stopped it, for its handle.
-    cancelled: OnceLock<CancelReason>,
+    /// Why the task's scope stopped it, for its handle: the reason's code,
+    /// and its data if it has some (see [`ReasonCell`]).
+    cancelled: ReasonCell,
+    cancelled_data: OnceBox<CancelReason>,
 }
 
 impl TaskRecord {
@@ -207,7 +211,8 @@ impl Scope {
             blocking,
             state: AtomicU8::new(if permit.is_queued() { QUEUED } else { RUNNING }),
             abort: AbortSlot::new(),
-            cancelled: OnceLock::new(),
+            cancelled: ReasonCell::default(),
+            cancelled_data: OnceBox::new(),
         });
         {
             let mut tasks = rest.lock_tasks();
@@ -336,7 +341,8 @@ impl Drop for Admission {
             self.outcome = if cancelled { CANCELLED } else { ABORTED };
             if cancelled {
                 if let TaskError::Cancelled(reason) = scope.cancelled_error() {
-                    let _ = self.record.cancelled.set(reason);
+                    let record = &*self.record;
+                    record.cancelled.set(reason, || &record.cancelled_data);
                 }
             }
             if let Some(hooks) = self.hooks.take() {
@@ -884,16 +890,22 @@ impl TaskBuilder<'_> {
     }
 }
 
+// Two pointers: handles are kept by the thousand (in a `Vec`, a `JoinSet`
+// of them, a struct per request), so a refused spawn, which is rare, keeps
+// what it says in a box rather than making every handle as large as an error.
 enum HandleInner<T> {
     Spawned {
         join: JoinHandle<Result<T, TaskError>>,
         record: Arc<TaskRecord>,
     },
-    Refused {
-        err: Option<TaskError>,
-        id: TaskId,
-        name: Option<Name>,
-    },
+    Refused(Box<Refused>),
+}
+
+/// A spawn that did not happen: why, and the id and name it would have had.
+struct Refused {
+    err: Option<TaskError>,
+    id: TaskId,
+    name: Option<Name>,
 }
 
 /// A handle to a task spawned through a scope; awaiting it yields the task's
@@ -913,11 +925,11 @@ pub struct TaskHandle<T> {
 impl<T> TaskHandle<T> {
     fn refused(err: TaskError, name: Option<Name>) -> Self {
         TaskHandle {
-            inner: HandleInner::Refused {
+            inner: HandleInner::Refused(Box::new(Refused {
                 err: Some(err),
                 id: TaskId::next(),
                 name,
-            },
+            })),
         }
     }
 
@@ -934,7 +946,7 @@ impl<T> TaskHandle<T> {
     pub fn id(&self) -> TaskId {
         match &self.inner {
             HandleInner::Spawned { record, .. } => record.id,
-            HandleInner::Refused { id, .. } => *id,
+            HandleInner::Refused(refused) => refused.id,
         }
     }
 
@@ -942,7 +954,7 @@ impl<T> TaskHandle<T> {
     pub fn name(&self) -> Option<&str> {
         match &self.inner {
             HandleInner::Spawned { record, .. } => record.name.as_deref(),
-            HandleInner::Refused { name, .. } => name.as_deref(),
+            HandleInner::Refused(refused) => refused.name.as_deref(),
         }
     }
 
@@ -950,7 +962,7 @@ impl<T> TaskHandle<T> {
     pub fn is_finished(&self) -> bool {
         match &self.inner {
             HandleInner::Spawned { join, .. } => join.is_finished(),
-            HandleInner::Refused { .. } => true,
+            HandleInner::Refused(_) => true,
         }
     }
 }
@@ -970,14 +982,15 @@ impl<T> Future for TaskHandle<T> {
                 }
                 // Stopped from outside; the record says whether by its scope.
                 Poll::Ready(Err(_)) if record.state() == CANCELLED => {
-                    let reason = record.cancelled.get().cloned();
+                    let reason = record.cancelled.get(|| Some(&record.cancelled_data));
                     Poll::Ready(Err(TaskError::Cancelled(
                         reason.unwrap_or(CancelReason::ParentCancelled),
                     )))
                 }
                 Poll::Ready(Err(_)) => Poll::Ready(Err(TaskError::Aborted)),
             },
-            HandleInner::Refused { err, .. } => Poll::Ready(Err(err
+            HandleInner::Refused(refused) => Poll::Ready(Err(refused
+                .err
                 .take()
                 .expect("scope-spawn: TaskHandle polled after completion"))),
         }
@@ -1029,5 +1042,26 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
         s.clone()
     } else {
         "Box<dyn Any>".to_owned()
+    }
+}
+
+#[cfg(all(test, not(scope_spawn_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_handle_is_two_pointers_and_a_record_fits_96_bytes_with_its_counts() {
+        // Handles are kept by the thousand; a record is allocated per task.
+        assert_eq!(
+            std::mem::size_of::<TaskHandle<()>>(),
+            2 * std::mem::size_of::<usize>()
+        );
+        assert_eq!(
+            std::mem::size_of::<TaskHandle<[u64; 8]>>(),
+            2 * std::mem::size_of::<usize>()
+        );
+        // The `Arc`'s two counts and the record: id, name, start, abort slot,
+        // the reason's box, and its four flags.
+        assert!(2 * std::mem::size_of::<usize>() + std::mem::size_of::<TaskRecord>() <= 96);
     }
 }

@@ -131,6 +131,20 @@ async fn cancel_without_a_message_is_requested_none() {
 }
 
 #[tokio::test]
+async fn a_task_stopped_by_a_cancel_with_a_message_reports_the_message() {
+    let guard = Scope::new();
+    let task = guard.spawn(pending::<()>());
+    let named = guard.spawn_named("waiter", pending::<()>());
+    tokio::task::yield_now().await;
+    guard.cancel_with(CancelReason::requested(format!("maintenance {}", 7)));
+    let expected = Err(TaskError::Cancelled(CancelReason::Requested(Some(
+        "maintenance 7".into(),
+    ))));
+    assert_eq!(task.await, expected);
+    assert_eq!(named.await, expected);
+}
+
+#[tokio::test]
 async fn a_child_is_cancelled_with_its_parent_and_says_so() {
     let parent = Scope::new();
     let child = parent.child();
