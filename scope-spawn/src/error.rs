@@ -12,7 +12,9 @@ use crate::{CancelReason, TaskId};
 #[non_exhaustive]
 pub enum TaskError {
     /// The task's scope was cancelled before the task finished (or before it
-    /// started: spawning into a cancelled or ended scope yields this at once).
+    /// started: spawning into a cancelled or ended scope yields this at once;
+    /// a guarded task is refused only once its scope is shutting down or has
+    /// ended).
     Cancelled(CancelReason),
     /// The task panicked; the panic message.
     Panicked(String),

@@ -70,7 +70,8 @@
 //!
 //! 1. **A task never outlives its scope's `join` or `shutdown`.** `join` returns
 //!    only after every task of the scope and of its child scopes has settled
-//!    (an idle child scope, which never had a task, does not hold it up);
+//!    (an idle child scope, which never had a task or a finalizer, nor a
+//!    scope below it that had one, does not hold it up);
 //!    `shutdown` returns only after every async task of the subtree has settled
 //!    and left the books (stopped at the deadline if need be). Blocking
 //!    closures, which cannot be interrupted, are the one exception, and the
@@ -80,7 +81,8 @@
 //! 2. **A cancelled scope's tasks all observe cancellation**: each ends with
 //!    [`TaskError::Cancelled`] at its next `.await` (or completes first), and
 //!    queued tasks settle as cancelled without running. Spawning into a
-//!    cancelled scope yields `Cancelled` at once.
+//!    cancelled scope yields `Cancelled` at once (a guarded task is refused
+//!    only once the scope is shutting down or has ended).
 //! 3. **Guarded tasks are never cancelled before the shutdown deadline.**
 //! 4. **`live_tasks()` returns to 0** when a scope's tasks have settled, and
 //!    is 0 by the time `shutdown` returns.

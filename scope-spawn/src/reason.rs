@@ -63,7 +63,7 @@ impl fmt::Display for CancelReason {
     }
 }
 
-/// A scope's cancel reason, recorded once: the first reason wins. A reason
+/// A scope's or a task's cancel reason, recorded once: the first reason wins. A reason
 /// without data (the common ones: `Completed`, `Dropped`, `ParentCancelled`…)
 /// is recorded with one compare-and-swap of a code; one with data
 /// (`Requested(Some(..))`, `TaskFailed`) is stored first, then claimed with the

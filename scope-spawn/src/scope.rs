@@ -81,7 +81,8 @@ impl fmt::Display for ScopeId {
 ///
 /// A scope does the job of that pair — a shared cancellation signal and a
 /// count of live tasks to wait on — with bookkeeping of its own built for the
-/// spawn path (a task joins and leaves its scope without taking a lock, and
+/// spawn path (a task joins its scope with one compare-and-swap and a push
+/// under a lock that only spawners take, and leaves it without a lock, and
 /// cancellation aborts the tasks like `JoinSet::abort_all` instead of waking a
 /// waiter per task), and adds what the hand-made composition leaves out:
 /// ownership that a stray clone cannot end,
@@ -100,8 +101,9 @@ pub struct Scope {
 // its deadline, limit, locks and lists, context, finalizers, token, own
 // timer), made when first needed. A root, a scope born ended, or one with a
 // deadline (its own or inherited) or a limit makes it at once; any other
-// child makes it when it is first used (its first task, child scope,
-// finalizer, context value or token, or a cancel reason with data), so a
+// child makes it when it is first used (its first task or finalizer, or
+// that of a scope below it, a context value or token, or a cancel reason
+// with data), so a
 // request scope that nobody spawns into is the small part alone, as its end
 // is a few loads (see `ScopeGuard::unreachable`).
 //
@@ -339,7 +341,8 @@ impl Scope {
     /// [`snapshot`](Scope::snapshot), and seeing this scope's context.
     ///
     /// A child costs its parent nothing until it is first used — its first
-    /// task, child scope or finalizer: only then does it join the parent's
+    /// task or finalizer, or that of a scope below it: only then does it
+    /// join the parent's
     /// tree. An idle child does not show in snapshots and does not hold up
     /// the parent's `join`. Until it is used (or given a context value or a
     /// token), a child without a deadline or limit is also one small
@@ -468,7 +471,8 @@ impl Scope {
     }
 
     /// Makes the scope active, if it has a parent: a child scope joins its
-    /// parent's tree with its first task, child or finalizer — it registers
+    /// parent's tree with its first task or finalizer, or that of a scope
+    /// below it — it registers
     /// with the parent (so cancellation walks, snapshots and `live_tasks` reach
     /// it) and counts as one task of the parent's (so the parent's `join` waits
     /// for it) until it ends. A request scope that nobody spawns into never
@@ -1126,7 +1130,8 @@ impl ScopeGuard {
     /// [`CancelReason::Completed`] unless it was cancelled before) and returns
     /// the outcome under the scope's [`Policy`].
     ///
-    /// An active child scope (one that has had a task, a child or a finalizer)
+    /// An active child scope (one that has had a task or a finalizer, or has
+    /// a scope below it that had one)
     /// whose guard is still held elsewhere keeps `join` waiting until that guard
     /// is dropped or joined; an idle one does not.
     ///

@@ -45,7 +45,8 @@ pub struct ScopeSnapshot {
     /// Why the scope was cancelled, if it was.
     pub cancel_reason: Option<CancelReason>,
     /// Time since the scope was created — for a child scope, since it was
-    /// first used (its first task, child or finalizer): before that a child
+    /// first used (its first task or finalizer, or that of a scope below
+    /// it): before that a child
     /// costs nothing, not even a clock read, and its age is zero.
     pub age: Duration,
     /// Time left until the effective deadline, if there is one (zero once past).

@@ -123,6 +123,26 @@ async fn spawning_into_a_shut_down_scope_is_refused_guarded_or_not() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_cancelled_scope_refuses_plain_spawns_but_runs_guarded_ones_until_it_shuts_down() {
+    let root = Scope::new();
+    root.cancel();
+    assert_eq!(
+        root.spawn(async {}).await,
+        Err(TaskError::Cancelled(CancelReason::Requested(None)))
+    );
+    assert_eq!(root.spawn_guarded(async { "audited" }).await, Ok("audited"));
+    let child = root.child();
+    assert_eq!(child.spawn_guarded(async { "below" }).await, Ok("below"));
+    drop(child);
+    let scope = root.clone();
+    root.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(
+        scope.spawn_guarded(async {}).await,
+        Err(TaskError::Cancelled(CancelReason::Requested(None)))
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn guarded_tasks_survive_cancel_but_not_the_shutdown_deadline() {
     let root = Scope::new();
     let (tx, rx) = oneshot::channel::<()>();

@@ -123,7 +123,9 @@ impl<E: ScopeEnd> ScopeSpawnLayer<E> {
     /// stragglers at its deadline.
     ///
     /// A request that arrives after the parent was cancelled gets a cancelled
-    /// scope: the handler still runs, but what it spawns is cancelled at once.
+    /// scope: the handler still runs, but what it spawns is cancelled at once
+    /// (a guarded task is refused only once the parent is shutting down or
+    /// has ended).
     pub fn parent(mut self, parent: &Scope) -> Self {
         self.config_mut().parent = Some(parent.clone());
         self

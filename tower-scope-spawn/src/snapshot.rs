@@ -8,7 +8,13 @@
 //! # async fn run() {
 //! let server = Scope::builder().name("server").build();
 //! let app = Router::new()
-//!     .route("/", get(|| async { "hello" }))
+//!     .route("/report", get(|scope: Scope| async move {
+//!         let fetch = scope.spawn_named("fetch", async {
+//!             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+//!             "prices"
+//!         });
+//!         fetch.await.unwrap_or("none")
+//!     }))
 //!     .nest("/debug/scopes", snapshot::router(server.clone()))
 //!     .layer(ScopeSpawnLayer::new().parent(&server));
 //!
@@ -17,11 +23,14 @@
 //! # }
 //! ```
 //!
-//! Then `curl localhost:3000/debug/scopes` prints the tree:
+//! Then, while a request to `/report` waits for its task, `curl
+//! localhost:3000/debug/scopes` prints the tree (the request for the tree
+//! spawns nothing, and a request scope shows once it has had a task):
 //!
 //! ```text
 //! scope server #1 (running, 1 live, age 12.41s)
-//! └── scope GET /debug/scopes #9 (running, 0 live, age 31µs)
+//! └── scope GET /report #9 (running, 1 live, age 1.20s)
+//!     └── task fetch #4 (running 1.20s)
 //! ```
 
 use axum::Router;
