@@ -63,13 +63,13 @@ impl fmt::Display for CancelReason {
     }
 }
 
-/// A scope's or a task's cancel reason, recorded once: the first reason wins. A reason
-/// without data (the common ones: `Completed`, `Dropped`, `ParentCancelled`…)
-/// is recorded with one compare-and-swap of a code; one with data
-/// (`Requested(Some(..))`, `TaskFailed`) is stored first, then claimed with the
-/// same compare-and-swap. The data lives apart (in the rest of a scope,
-/// which only some scopes have: see `scope::Rest`; in a box for a task's
-/// record), so the code is all a scope or a task carries inline.
+/// A scope's or a task's cancel reason, recorded once: the first reason
+/// wins. A reason without data (the common ones: `Completed`, `Dropped`,
+/// `ParentCancelled`…) is recorded with one compare-and-swap of a code; one
+/// with data (`Requested(Some(..))`, `TaskFailed`) is stored first, then
+/// claimed with the same compare-and-swap. The data lives apart (in the rest
+/// of a scope, which only some scopes have: see `scope::Rest`; in a box for
+/// a task's record), so the code is all a scope or a task carries inline.
 #[derive(Debug, Default)]
 pub(crate) struct ReasonCell {
     code: AtomicU8,

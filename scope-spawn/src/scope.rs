@@ -103,9 +103,8 @@ pub struct Scope {
 // deadline (its own or inherited) or a limit makes it at once; any other
 // child makes it when it is first used (its first task or finalizer, or
 // that of a scope below it, a context value or token, or a cancel reason
-// with data), so a
-// request scope that nobody spawns into is the small part alone, as its end
-// is a few loads (see `ScopeGuard::unreachable`).
+// with data), so a request scope that nobody spawns into is the small part
+// alone, as its end is a few loads (see `ScopeGuard::unreachable`).
 //
 // The layout is fixed (`repr(C)`) for the spawn path: what a spawn and a
 // settling task both write — the `Arc`'s count, just before these fields, and
@@ -342,12 +341,11 @@ impl Scope {
     ///
     /// A child costs its parent nothing until it is first used — its first
     /// task or finalizer, or that of a scope below it: only then does it
-    /// join the parent's
-    /// tree. An idle child does not show in snapshots and does not hold up
-    /// the parent's `join`. Until it is used (or given a context value or a
-    /// token), a child without a deadline or limit is also one small
-    /// allocation (128 bytes), made without locks: a request scope that
-    /// nobody spawns into is cheap.
+    /// join the parent's tree. An idle child does not show in snapshots and
+    /// does not hold up the parent's `join`. Until it is used (or given a
+    /// context value or a token), a child without a deadline or limit is
+    /// also one small allocation (128 bytes), made without locks: a request
+    /// scope that nobody spawns into is cheap.
     #[must_use = "dropping the guard cancels the scope at once"]
     pub fn child(&self) -> ScopeGuard {
         ScopeBuilder::new().parent(self).build()
@@ -472,11 +470,11 @@ impl Scope {
 
     /// Makes the scope active, if it has a parent: a child scope joins its
     /// parent's tree with its first task or finalizer, or that of a scope
-    /// below it — it registers
-    /// with the parent (so cancellation walks, snapshots and `live_tasks` reach
-    /// it) and counts as one task of the parent's (so the parent's `join` waits
-    /// for it) until it ends. A request scope that nobody spawns into never
-    /// touches its parent. Returns false if the parent had ended by then.
+    /// below it — it registers with the parent (so cancellation walks,
+    /// snapshots and `live_tasks` reach it) and counts as one task of the
+    /// parent's (so the parent's `join` waits for it) until it ends. A
+    /// request scope that nobody spawns into never touches its parent.
+    /// Returns false if the parent had ended by then.
     ///
     /// The caller must hold the scope (a count or a keeper), so that it cannot
     /// end while it activates. `now`, if the caller has read the clock, is
@@ -1131,9 +1129,9 @@ impl ScopeGuard {
     /// the outcome under the scope's [`Policy`].
     ///
     /// An active child scope (one that has had a task or a finalizer, or has
-    /// a scope below it that had one)
-    /// whose guard is still held elsewhere keeps `join` waiting until that guard
-    /// is dropped or joined; an idle one does not.
+    /// a scope below it that had one) whose guard is still held elsewhere
+    /// keeps `join` waiting until that guard is dropped or joined; an idle
+    /// one does not.
     ///
     /// # Cancel safety
     ///

@@ -46,8 +46,8 @@ pub struct ScopeSnapshot {
     pub cancel_reason: Option<CancelReason>,
     /// Time since the scope was created — for a child scope, since it was
     /// first used (its first task or finalizer, or that of a scope below
-    /// it): before that a child
-    /// costs nothing, not even a clock read, and its age is zero.
+    /// it): before that a child costs nothing, not even a clock read, and
+    /// its age is zero.
     pub age: Duration,
     /// Time left until the effective deadline, if there is one (zero once past).
     pub deadline_in: Option<Duration>,

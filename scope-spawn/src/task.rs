@@ -651,8 +651,8 @@ impl Scope {
     }
 
     /// Admits a task and wraps its future: the scope made current (see
-    /// `current`), its span, the
-    /// limit, timeout, panic catching and settlement.
+    /// `current`), its span, the limit, timeout, panic catching and
+    /// settlement.
     pub(crate) fn prepare<F>(
         &self,
         options: &TaskOptions,
