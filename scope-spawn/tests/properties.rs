@@ -28,7 +28,8 @@ enum Kind {
 enum Op {
     Child(usize),
     Spawn(usize, Kind),
-    Cancel(usize),
+    /// Cancels a scope, with a message when given one.
+    Cancel(usize, Option<u8>),
     Drop(usize),
     End(usize),
     Defer(usize),
@@ -51,7 +52,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         2 => (0..8usize).prop_map(Op::Child),
         5 => (0..8usize, kind()).prop_map(|(s, k)| Op::Spawn(s, k)),
-        1 => (0..8usize).prop_map(Op::Cancel),
+        1 => (0..8usize, proptest::option::of(0..4u8)).prop_map(|(s, m)| Op::Cancel(s, m)),
         1 => (0..8usize).prop_map(Op::Drop),
         1 => (0..8usize).prop_map(Op::End),
         1 => (0..8usize).prop_map(Op::Defer),
@@ -74,6 +75,7 @@ struct Node {
 }
 
 struct Task {
+    node: usize,
     kind: Kind,
     refused: bool,
     handle: TaskHandle<()>,
@@ -185,16 +187,21 @@ impl Model {
                     assert!(handle.is_finished(), "a refused spawn resolves at once");
                 }
                 self.tasks.push(Task {
+                    node,
                     kind,
                     refused,
                     handle,
                     gate: Some(tx),
                 });
             }
-            Op::Cancel(i) => {
+            Op::Cancel(i, message) => {
                 let node = self.pick(i);
-                self.nodes[node].scope.cancel();
-                self.cancelled(node, CancelReason::Requested(None));
+                let reason = match message {
+                    None => CancelReason::Requested(None),
+                    Some(k) => CancelReason::requested(format!("message {k}")),
+                };
+                self.nodes[node].scope.cancel_with(reason.clone());
+                self.cancelled(node, reason);
             }
             // The root stays: only its shutdown, at the end, can stop a stuck
             // guarded task in a scope whose guard is gone.
@@ -270,6 +277,17 @@ impl Model {
             if task.refused {
                 assert!(finished.unwrap_err().is_cancelled(), "refused as cancelled");
                 continue;
+            }
+            // A task stopped by its scope's cancellation reports the scope's
+            // reason (the first one, which never changes), data included.
+            if let Err(TaskError::Cancelled(reason)) = &finished {
+                let scope = &self.nodes[task.node].scope;
+                assert_eq!(
+                    Some(reason),
+                    scope.cancel_reason().as_ref(),
+                    "{:?}",
+                    task.kind
+                );
             }
             match (task.kind, finished) {
                 (Kind::Panics, Err(TaskError::Panicked(msg))) => assert_eq!(msg, "injected"),
