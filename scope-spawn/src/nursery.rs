@@ -11,8 +11,9 @@ use crate::{Policy, Scope, ScopeError};
 ///
 /// The scope is fail-fast, like a nursery: the first task failure (a panic, or
 /// the `Err` of a `try_spawn` task) cancels the other tasks and is returned as
-/// [`ScopeError::TaskFailed`]. The body runs with the scope as
-/// [`Scope::current`], so the `scope_spawn!` family spawns into it.
+/// [`ScopeError::TaskFailed`]. The body — the closure and the future it
+/// returns — runs with the scope as [`Scope::current`], so the `scope_spawn!`
+/// family spawns into it.
 ///
 /// # Examples
 ///
@@ -40,6 +41,12 @@ use crate::{Policy, Scope, ScopeError};
 /// # }
 /// ```
 ///
+/// Like [`ScopeGuard::join`](crate::ScopeGuard::join), the block also waits
+/// for every child scope that was used (had a task or a finalizer) until its
+/// guard is dropped or joined. So end or join a child inside the body: a
+/// used child's guard *returned* from the body would keep the block waiting
+/// on a guard that only its caller, once the block returns, could drop.
+///
 /// # Cancel safety
 ///
 /// Dropping the returned future cancels the scope (reason
@@ -55,6 +62,8 @@ where
         .parent(&parent)
         .policy(Policy::FailFast)
         .build();
-    let output = guard.in_scope(body(Scope::clone(&guard))).await;
+    // The closure is called in the scope too: what it spawns before it
+    // returns its future belongs to the scope as well.
+    let output = guard.in_scope_with(|| body(Scope::clone(&guard))).await;
     guard.join().await.map(|_| output)
 }

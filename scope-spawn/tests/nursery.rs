@@ -47,3 +47,30 @@ async fn the_block_is_a_child_of_the_current_scope() {
         .unwrap();
     assert_eq!(parent_name.as_deref(), Some("outer"));
 }
+
+#[tokio::test]
+async fn what_the_closure_spawns_before_its_future_belongs_to_the_block_too() {
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let returned = scope_spawn::scope(|s| {
+        let current = Scope::current().map(|c| c.id());
+        // Spawned by the closure itself, before the future runs.
+        let waiting = scope_spawn::scope_spawn!(async move {
+            let _ = released.await;
+        });
+        async move {
+            assert_eq!(
+                current,
+                Some(s.id()),
+                "the closure runs in the block's scope"
+            );
+            release.send(()).unwrap();
+            waiting
+        }
+    });
+    let waiting = returned.await.unwrap();
+    assert!(
+        waiting.is_finished(),
+        "the block waited for the closure's task"
+    );
+    assert_eq!(waiting.await, Ok(()));
+}
