@@ -49,6 +49,10 @@ async fn the_block_is_a_child_of_the_current_scope() {
 }
 
 #[tokio::test]
+#[expect(
+    clippy::async_yields_async,
+    reason = "the block returns the closure's task handle, to await it after the block"
+)]
 async fn what_the_closure_spawns_before_its_future_belongs_to_the_block_too() {
     let (release, released) = tokio::sync::oneshot::channel::<()>();
     let returned = scope_spawn::scope(|s| {
