@@ -8,7 +8,7 @@ use tokio::task::{AbortHandle, JoinSet};
 pub use crate::Policy;
 pub use crate::handler::{HandlerOptions, HandlerRun, HandlerScope, ViaParts, ViaRequest};
 pub use crate::task::TaskOptions;
-use crate::task::{Prepared, panic_message};
+use crate::task::{NoFailure, Prepared, TaskOutput, panic_message};
 use crate::{Scope, ScopeGuard, TaskError, TaskHandle};
 
 /// The target of the one-argument forms: [`Scope::current`], or
@@ -40,7 +40,7 @@ impl<T: Send + 'static> SpawnTarget<T> for &Scope {
     where
         F: Future<Output = T> + Send + 'static,
     {
-        self.spawn_with(options, future, None, |_| None)
+        self.spawn_with::<F, NoFailure>(options, future, None)
     }
 
     #[track_caller]
@@ -125,7 +125,7 @@ impl<T: Send + 'static> SpawnTarget<T> for &mut JoinSet<T> {
         F: Future<Output = T> + Send + 'static,
     {
         let scope = current_or_global();
-        let prepared = scope.prepare(&options, future, None, |_| None);
+        let prepared = scope.prepare::<F, NoFailure>(&options, future);
         spawn_into_set(self, prepared)
     }
 
@@ -146,10 +146,10 @@ fn spawn_into_set<T, Fut>(
 ) -> AbortHandle
 where
     T: Send + 'static,
-    Fut: Future<Output = Result<T, TaskError>> + Send + 'static,
+    Fut: Future<Output = TaskOutput<T>> + Send + 'static,
 {
     let (task, attach) = match prepared {
-        Ok(Prepared { future, attach }) => (Ok(future), Some(attach)),
+        Ok(Prepared { future, attach }) => (Ok((future, attach.record())), Some(attach)),
         Err(err) => (Err(err), None),
     };
     // Outcomes the set's element type cannot carry (refused, timed out) end
@@ -157,7 +157,7 @@ where
     let (handle_tx, handle_rx) = oneshot::channel::<AbortHandle>();
     let handle = set.spawn(async move {
         let out = match task {
-            Ok(task) => task.await,
+            Ok((task, record)) => task.await.map_err(|stop| record.error(stop)),
             Err(err) => Err(err),
         };
         match out {

@@ -1,47 +1,110 @@
 //! What makes [`Scope::current`](crate::Scope::current) work: a thread-local
-//! that holds the scope of the task (or [`InScope`] future, or closure, or
-//! future run by a guard — `ScopeRun`, the tower layer's response future —
-//! which lends its own handle) being run on this thread, and [`enter`], which
-//! moves a scope into it for the length of one poll and back out again.
+//! that holds what leads to the scope of the code being run on this thread —
+//! a task's record (which holds its scope until the task settles), or the
+//! scope itself for an [`InScope`] future, a closure, or a future run by a
+//! guard (`ScopeRun`, the tower layer's response future), which lends its own
+//! handle — and [`enter`], which moves it in for the length of one poll and
+//! back out again.
 //!
 //! This is what `tokio::task_local!` does, with one difference that matters on
-//! the spawn path: the scope is *moved* in and out (a pointer swap), so a task
-//! needs no clone of its scope for the task-local besides the one it already
-//! carries, and no reference count is touched per poll.
+//! the spawn path: the handle is *moved* in and out (a pointer swap), so a
+//! task needs no clone of its scope for the task-local besides the one its
+//! record already holds, and no reference count is touched per poll. A task
+//! lends its record rather than a scope so that it carries one pointer in
+//! all (see `task.rs`).
 
 use std::cell::Cell;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
 use crate::Scope;
+use crate::task::TaskRecord;
 
 thread_local! {
-    static CURRENT: Cell<Option<Scope>> = const { Cell::new(None) };
+    static CURRENT: Cell<Option<Lent>> = const { Cell::new(None) };
+}
+
+/// What the thread-local holds while something is entered.
+pub(crate) enum Lent {
+    Scope(Scope),
+    /// A running task's record, which holds its scope.
+    Task(Arc<TaskRecord>),
+}
+
+/// What can be lent to the thread-local: a scope, or a task's record.
+pub(crate) trait Lend: Sized {
+    fn lend(self) -> Lent;
+    /// Back from the thread-local: what was lent, as it was lent.
+    fn unlend(lent: Lent) -> Option<Self>;
+}
+
+impl Lend for Scope {
+    #[inline]
+    fn lend(self) -> Lent {
+        Lent::Scope(self)
+    }
+
+    #[inline]
+    fn unlend(lent: Lent) -> Option<Self> {
+        match lent {
+            Lent::Scope(scope) => Some(scope),
+            Lent::Task(_) => None,
+        }
+    }
+}
+
+impl Lend for Arc<TaskRecord> {
+    #[inline]
+    fn lend(self) -> Lent {
+        Lent::Task(self)
+    }
+
+    #[inline]
+    fn unlend(lent: Lent) -> Option<Self> {
+        match lent {
+            Lent::Task(record) => Some(record),
+            Lent::Scope(_) => None,
+        }
+    }
 }
 
 /// The current scope, if any.
 pub(crate) fn current() -> Option<Scope> {
     CURRENT
         .try_with(|current| {
-            let scope = current.take();
-            let clone = scope.clone();
-            current.set(scope);
-            clone
+            let lent = current.take();
+            let scope = match &lent {
+                Some(Lent::Scope(scope)) => Some(scope.clone()),
+                Some(Lent::Task(record)) => record.scope(),
+                None => None,
+            };
+            current.set(lent);
+            scope
         })
         .ok()
         .flatten()
 }
 
-/// Runs `f` with the scope in `slot` as the current scope. The scope is moved
-/// into the thread-local and back into `slot` when `f` returns or unwinds;
-/// meanwhile `slot` is `None`. With no scope in `slot`, `f` runs with no
-/// current scope. (If the thread-local is gone — the thread is exiting — `f`
-/// runs without it.)
-pub(crate) fn enter<R>(slot: &mut Option<Scope>, f: impl FnOnce() -> R) -> R {
+/// Puts `lent` in the thread-local, returning what was there; if the
+/// thread-local is gone (the thread is exiting), returns `lent` as the error.
+pub(crate) fn replace(lent: Option<Lent>) -> Result<Option<Lent>, Option<Lent>> {
+    let mut lent = Some(lent);
+    CURRENT
+        .try_with(|current| current.replace(lent.take().flatten()))
+        .map_err(|_| lent.flatten())
+}
+
+/// Runs `f` with the scope in `slot` (or the scope of the task whose record
+/// is in it) as the current scope. The handle is moved into the thread-local
+/// and back into `slot` when `f` returns or unwinds; meanwhile `slot` is
+/// `None`. With nothing in `slot`, `f` runs with no current scope. (If the
+/// thread-local is gone — the thread is exiting — `f` runs without it.)
+pub(crate) fn enter<L: Lend, R>(slot: &mut Option<L>, f: impl FnOnce() -> R) -> R {
     let _entered = Entered::new(slot);
     f()
 }
@@ -53,17 +116,17 @@ pub(crate) fn enter<R>(slot: &mut Option<Scope>, f: impl FnOnce() -> R) -> R {
 /// after it is dropped (last in, first out), and not be forgotten: hold it
 /// only within one synchronous stretch of code, as [`enter`] does. It is not
 /// `Send`, so it cannot be held across an `.await` in a task.
-pub(crate) struct Entered<'a> {
+pub(crate) struct Entered<'a, L: Lend = Scope> {
     /// `None` if the thread-local is gone: then nothing was entered.
-    slot: Option<&'a mut Option<Scope>>,
-    outer: Option<Scope>,
+    slot: Option<&'a mut Option<L>>,
+    outer: Option<Lent>,
     not_send: PhantomData<*const ()>,
 }
 
-impl<'a> Entered<'a> {
+impl<'a, L: Lend> Entered<'a, L> {
     #[inline]
-    pub(crate) fn new(slot: &'a mut Option<Scope>) -> Self {
-        match CURRENT.try_with(|current| current.replace(slot.take())) {
+    pub(crate) fn new(slot: &'a mut Option<L>) -> Self {
+        match CURRENT.try_with(|current| current.replace(slot.take().map(L::lend))) {
             Ok(outer) => Entered {
                 slot: Some(slot),
                 outer,
@@ -78,15 +141,17 @@ impl<'a> Entered<'a> {
     }
 }
 
-impl Drop for Entered<'_> {
+impl<L: Lend> Drop for Entered<'_, L> {
     #[inline]
     fn drop(&mut self) {
         let Some(slot) = self.slot.take() else {
             return;
         };
         let outer = self.outer.take();
-        if let Ok(scope) = CURRENT.try_with(|current| current.replace(outer)) {
-            *slot = scope;
+        if let Ok(lent) = CURRENT.try_with(|current| current.replace(outer)) {
+            // Entered and left last in, first out: what comes back is what
+            // was lent.
+            *slot = lent.and_then(L::unlend);
         }
     }
 }

@@ -25,17 +25,27 @@ use crate::sync::{AtomicBool, Mutex, MutexGuard, Ordering};
 /// its lock and unlock cost less than `OnceLock`'s initialization machinery,
 /// for the same two atomic operations. Under loom the mutex is loom's, so the
 /// model below checks this very code.
-pub(crate) struct AbortSlot<H>(Mutex<Option<H>>);
+///
+/// The mutex also guards `K`, something else of the task's that more than
+/// one side reaches but only now and then (a task's record keeps its scope
+/// here: cloned by `Scope::current`, taken when the task settles), so that
+/// a record has one lock rather than two.
+pub(crate) struct AbortSlot<H, K = ()>(Mutex<Slot<H, K>>);
 
-impl<H> AbortSlot<H> {
-    pub(crate) fn new() -> Self {
-        AbortSlot(Mutex::new(None))
+struct Slot<H, K> {
+    handle: Option<H>,
+    kept: K,
+}
+
+impl<H, K> AbortSlot<H, K> {
+    pub(crate) fn new(kept: K) -> Self {
+        AbortSlot(Mutex::new(Slot { handle: None, kept }))
     }
 
     /// Publishes the handle. Then read the flag: if it is raised, stop the
     /// task yourself.
     pub(crate) fn publish(&self, handle: H) {
-        *self.lock() = Some(handle);
+        self.lock().handle = Some(handle);
     }
 
     /// Takes the handle, if it has been published and not taken yet: one
@@ -43,10 +53,15 @@ impl<H> AbortSlot<H> {
     /// handle, which keeps the runtime's task cell, goes as soon as it has
     /// been used.
     pub(crate) fn take(&self) -> Option<H> {
-        self.lock().take()
+        self.lock().handle.take()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<H>> {
+    /// Runs `f` on what the slot keeps besides the handle, under its lock.
+    pub(crate) fn with_kept<R>(&self, f: impl FnOnce(&mut K) -> R) -> R {
+        f(&mut self.lock().kept)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slot<H, K>> {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -68,7 +83,7 @@ mod loom_model {
     fn loom_a_task_attached_during_its_cancellation_is_stopped() {
         loom::model(|| {
             let flag = Arc::new(AtomicBool::new(false));
-            let slot = Arc::new(AbortSlot::new());
+            let slot = Arc::new(AbortSlot::new(()));
             let stops = Arc::new(AtomicUsize::new(0));
             let attach = {
                 let (flag, slot, stops) = (flag.clone(), slot.clone(), stops.clone());

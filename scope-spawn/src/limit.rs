@@ -68,6 +68,11 @@ impl Limiter {
 }
 
 impl Permit {
+    /// The scope has no limit: the permit holds nothing.
+    pub(crate) fn is_unlimited(&self) -> bool {
+        matches!(self.0, Slot::Unlimited)
+    }
+
     pub(crate) fn is_queued(&self) -> bool {
         matches!(self.0, Slot::Queued(..))
     }

@@ -5,8 +5,6 @@ use std::fmt;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use once_cell::race::OnceBox;
-
 /// Why a scope was cancelled. The first cause wins: once a scope has a reason,
 /// later cancellations do not change it.
 ///
@@ -144,18 +142,6 @@ pub(crate) trait ReasonData {
 impl ReasonData for OnceLock<CancelReason> {
     fn store(&self, reason: CancelReason) {
         let _ = self.set(reason);
-    }
-
-    fn load(&self) -> Option<&CancelReason> {
-        self.get()
-    }
-}
-
-/// A task's: a pointer in its record, allocated only for the rare reason
-/// with data.
-impl ReasonData for OnceBox<CancelReason> {
-    fn store(&self, reason: CancelReason) {
-        let _ = self.set(Box::new(reason));
     }
 
     fn load(&self) -> Option<&CancelReason> {

@@ -2,8 +2,10 @@
 //! in, and [`TaskHandle`].
 
 use std::any::Any;
+use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,10 +19,10 @@ use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::{Instant, Sleep};
 use tracing::Instrument;
 
-use crate::current;
+use crate::current::{self, Lent};
 use crate::gate::AbortSlot;
 use crate::limit::Permit;
-use crate::reason::ReasonCell;
+use crate::reason::{ReasonCell, ReasonData};
 use crate::scope::Name;
 use crate::{CancelReason, FailureKind, Scope, TaskError, TaskFailure};
 
@@ -112,10 +114,12 @@ pub(crate) const PANICKED: u8 = 4;
 pub(crate) const ABORTED: u8 = 5;
 pub(crate) const TIMED_OUT: u8 = 6;
 pub(crate) const FAILED: u8 = 7;
-/// Not settled yet (an `Admission`'s outcome before it settles).
+/// Not ended yet (a record's `outcome` before its task ends itself).
 const UNSETTLED: u8 = u8::MAX;
 
-/// What a scope knows of one of its live tasks.
+/// What a scope knows of one of its tasks, and all that the task carries of
+/// its scope: a spawned task is its own future and one pointer, to this
+/// record (see [`TaskFuture`]).
 pub(crate) struct TaskRecord {
     pub(crate) id: TaskId,
     pub(crate) name: Option<Name>,
@@ -123,13 +127,44 @@ pub(crate) struct TaskRecord {
     pub(crate) guarded: bool,
     pub(crate) blocking: bool,
     pub(crate) state: AtomicU8,
-    /// How cancellation stops the task: set right after it is spawned, taken
-    /// by whoever stops it first (see `gate`).
-    abort: AbortSlot<AbortHandle>,
-    /// Why the task's scope stopped it, for its handle: the reason's code,
-    /// and its data if it has some (see [`ReasonCell`]).
+    /// How the task ended itself, once it has: written when its future
+    /// returns, published to `state` when the future has been dropped and
+    /// the task settles (`UNSETTLED` until then, and for a task stopped from
+    /// outside).
+    outcome: AtomicU8,
+    /// Why the task's scope stopped it, for its handle: the reason's code
+    /// (its data, if it has some, is in `details`; see [`ReasonCell`]).
     cancelled: ReasonCell,
-    cancelled_data: OnceBox<CancelReason>,
+    /// How cancellation stops the task — set right after it is spawned, taken
+    /// by whoever stops it first (see `gate`) — and, under the same lock, the
+    /// task's scope, from its admission until it settles: what
+    /// [`Scope::current`] clones while the task runs. It is taken when the
+    /// task settles, so that a record kept by a handle or by the scope's list
+    /// does not keep the scope.
+    slot: AbortSlot<AbortHandle, Option<Scope>>,
+    /// A cancel reason with data, or the message of the task's panic: boxed,
+    /// as only those need it.
+    details: OnceBox<Details>,
+}
+
+/// What a task's record keeps of a rare outcome (see [`TaskRecord::details`]).
+enum Details {
+    Reason(CancelReason),
+    Panic(String),
+}
+
+/// Where a task's [`ReasonCell`] keeps a reason with data.
+impl ReasonData for OnceBox<Details> {
+    fn store(&self, reason: CancelReason) {
+        let _ = self.set(Box::new(Details::Reason(reason)));
+    }
+
+    fn load(&self) -> Option<&CancelReason> {
+        match self.get()? {
+            Details::Reason(reason) => Some(reason),
+            Details::Panic(_) => None,
+        }
+    }
 }
 
 impl TaskRecord {
@@ -144,36 +179,192 @@ impl TaskRecord {
     /// Stops the task, unless it has been stopped through its record before
     /// (or its handle is not published yet: see `gate`).
     pub(crate) fn abort(&self) {
-        if let Some(handle) = self.abort.take() {
+        if let Some(handle) = self.slot.take() {
             handle.abort();
         }
     }
+
+    /// The task's scope, until the task settles.
+    pub(crate) fn scope(&self) -> Option<Scope> {
+        self.slot.with_kept(|scope| scope.clone())
+    }
+
+    /// The error a task's [`Stop`] stands for.
+    pub(crate) fn error(&self, stop: Stop) -> TaskError {
+        match stop {
+            Stop::TimedOut => TaskError::TimedOut,
+            Stop::Aborted => TaskError::Aborted,
+            Stop::Panicked => TaskError::Panicked(match self.details.get() {
+                Some(Details::Panic(message)) => message.clone(),
+                _ => "Box<dyn Any>".to_owned(),
+            }),
+        }
+    }
+
+    /// Why the task's scope stopped it (if it did: the state is `CANCELLED`).
+    fn cancel_reason(&self) -> Option<CancelReason> {
+        self.cancelled.get(|| Some(&self.details))
+    }
 }
+
+/// How a task that did not run to completion ended, when it ended itself:
+/// what its future outputs instead of a [`TaskError`], whose details (a
+/// panic's message) are in the record. One byte, so that the output a
+/// runtime's task cell keeps is no larger than the task's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    Panicked,
+    TimedOut,
+    /// A blocking closure that the runtime dropped without running it.
+    Aborted,
+}
+
+/// What a task's future outputs.
+pub(crate) type TaskOutput<T> = Result<T, Stop>;
 
 type Hooks = Box<dyn FnOnce(bool) + Send + 'static>;
 
-/// A task's membership of its scope, from spawn to settlement: it holds one
-/// count of the scope's [`Holds`](crate::books::Holds). Dropping it (the task
-/// finished, was aborted or cancelled, or never started) takes the task off
-/// the books.
-pub(crate) struct Admission {
-    /// The task's scope. `None` only while the task is being polled: then it
-    /// is the current scope (see [`current::enter`]).
-    scope: Option<Scope>,
-    pub(crate) record: Arc<TaskRecord>,
+/// A task's membership of its scope, from admission to settlement: its
+/// record, which holds one count of the scope's [`Holds`](crate::books::Holds)
+/// and the scope itself. Settling takes the record; dropping a member that
+/// has not settled (the task was stopped — by its scope's cancellation, or
+/// aborted — or never started) settles it.
+pub(crate) struct Member {
+    /// `None` once settled, and while lent to the thread-local (see
+    /// [`current::enter`] and [`Lender`]).
+    record: Option<Arc<TaskRecord>>,
+}
+
+impl Member {
+    fn record(&self) -> &Arc<TaskRecord> {
+        self.record
+            .as_ref()
+            .expect("scope-spawn: a task's record is only lent out while it is polled")
+    }
+
+    /// Records how the task ended itself, and reports its failure; it
+    /// settles with this outcome (see [`settle`](Member::settle)). Returns
+    /// the task's output.
+    fn end<T, C: Classify<T>>(&self, ended: Ended<T>) -> TaskOutput<T> {
+        let record = self.record();
+        let (state, failure, out) = match ended {
+            Ended::Output(out) => match C::failure(&out) {
+                None => (COMPLETED, None, Ok(out)),
+                Some(message) => (FAILED, Some(FailureKind::Error(message)), Ok(out)),
+            },
+            Ended::Panicked(message) => {
+                let _ = record
+                    .details
+                    .set(Box::new(Details::Panic(message.clone())));
+                (
+                    PANICKED,
+                    Some(FailureKind::Panicked(message)),
+                    Err(Stop::Panicked),
+                )
+            }
+            Ended::TimedOut => (TIMED_OUT, None, Err(Stop::TimedOut)),
+        };
+        record.outcome.store(state, Ordering::Relaxed);
+        if let Some(kind) = failure {
+            if let Some(scope) = record.scope() {
+                scope.report_failure(TaskFailure {
+                    id: record.id,
+                    name: record.name.clone(),
+                    kind,
+                });
+            }
+        }
+        out
+    }
+
+    /// Settles the task: with the outcome it ended itself with, or, if it
+    /// did not, as cancelled or aborted as its scope says; runs its hooks in
+    /// its scope, and takes it off the books.
+    fn settle(&mut self, hooks: Option<Hooks>) {
+        let Some(record) = self.record.take() else {
+            // Settled, or lost while lent out, which the thread-local never
+            // does while the thread runs tasks.
+            return;
+        };
+        let Some(scope) = record.slot.with_kept(Option::take) else {
+            return;
+        };
+        let mut state = record.outcome.load(Ordering::Relaxed);
+        if state == UNSETTLED {
+            let cancelled = !record.guarded
+                && !scope.inner.aborting.load(Ordering::SeqCst)
+                && scope.inner.cancelled.load(Ordering::SeqCst);
+            state = if cancelled { CANCELLED } else { ABORTED };
+            if cancelled {
+                if let TaskError::Cancelled(reason) = scope.cancelled_error() {
+                    record.cancelled.set(reason, || &record.details);
+                }
+            }
+        }
+        let mut lent = Some(scope);
+        if let Some(hooks) = hooks {
+            let completed = matches!(state, COMPLETED | FAILED);
+            current::enter(&mut lent, || hooks(completed));
+        }
+        // Once a record reads as settled, the task's hooks have run and it is
+        // off the books (`live_tasks`, snapshots), which is what `shutdown`
+        // waits for; then it stops holding the scope, which `join` waits for.
+        record.state.store(state, Ordering::Release);
+        if let Some(scope) = lent {
+            scope.uncount_leaving();
+        }
+        crate::shutdown::task_settled();
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.settle(None);
+    }
+}
+
+/// How a task ended itself.
+enum Ended<T> {
+    Output(T),
+    Panicked(String),
+    TimedOut,
+}
+
+/// Whether a task's output counts as a failure (see [`Scope::try_spawn`]): a
+/// type rather than a function pointer, so that a task does not carry it.
+pub(crate) trait Classify<T>: 'static {
+    fn failure(out: &T) -> Option<String>;
+}
+
+/// Nothing a task outputs is a failure.
+pub(crate) enum NoFailure {}
+
+impl<T> Classify<T> for NoFailure {
+    #[inline]
+    fn failure(_: &T) -> Option<String> {
+        None
+    }
+}
+
+/// A task's `Err` is a failure.
+pub(crate) enum ErrFailure {}
+
+impl<T, E: fmt::Display> Classify<Result<T, E>> for ErrFailure {
+    fn failure(out: &Result<T, E>) -> Option<String> {
+        out.as_ref().err().map(ToString::to_string)
+    }
+}
+
+/// A task admitted to its scope: its membership, and its slot of the
+/// scope's limit.
+pub(crate) struct Admitted {
+    member: Member,
     permit: Permit,
-    /// Boxed once more, to keep the task small (a thin pointer): tokio moves
-    /// a task's future by value several times on its way. That costs tasks
-    /// with hooks (`spawn_with_hooks`) a second allocation.
-    hooks: Option<Box<Hooks>>,
-    /// How the task ended, published to the record once the task has left the
-    /// books (see `Drop`).
-    outcome: u8,
 }
 
 impl Scope {
     /// Admits a task, or says why it cannot run.
-    pub(crate) fn admit(&self, opts: &TaskOptions, blocking: bool) -> Result<Admission, TaskError> {
+    pub(crate) fn admit(&self, opts: &TaskOptions, blocking: bool) -> Result<Admitted, TaskError> {
         if !self.inner.holds.try_count() {
             return Err(self.cancelled_error());
         }
@@ -210,9 +401,10 @@ impl Scope {
             guarded: opts.guarded,
             blocking,
             state: AtomicU8::new(if permit.is_queued() { QUEUED } else { RUNNING }),
-            abort: AbortSlot::new(),
+            outcome: AtomicU8::new(UNSETTLED),
             cancelled: ReasonCell::default(),
-            cancelled_data: OnceBox::new(),
+            slot: AbortSlot::new(Some(self.clone())),
+            details: OnceBox::new(),
         });
         {
             let mut tasks = rest.lock_tasks();
@@ -226,12 +418,11 @@ impl Scope {
             }
             rest.list_task(&mut tasks, Arc::clone(&record));
         }
-        Ok(Admission {
-            scope: Some(self.clone()),
-            record,
+        Ok(Admitted {
+            member: Member {
+                record: Some(record),
+            },
             permit,
-            hooks: None,
-            outcome: UNSETTLED,
         })
     }
 
@@ -240,7 +431,7 @@ impl Scope {
     /// happened.
     pub(crate) fn attach(&self, record: &TaskRecord, handle: AbortHandle) {
         // See `gate`: publish, then read the flags.
-        record.abort.publish(handle);
+        record.slot.publish(handle);
         let inner = &self.inner;
         if inner.aborting.load(Ordering::SeqCst)
             || (!record.guarded && inner.cancelled.load(Ordering::SeqCst))
@@ -248,30 +439,22 @@ impl Scope {
             record.abort();
         }
     }
-}
 
-impl Admission {
-    fn scope(&self) -> &Scope {
-        self.scope
-            .as_ref()
-            .expect("scope-spawn: a task's scope is only lent out while it is polled")
-    }
-
-    /// The task's span: `scope_task` when it is enabled, else the caller's
+    /// A task's span: `scope_task` when it is enabled, else the caller's
     /// span, or `None` when neither is (no subscriber), which spares the task
-    /// the span's size and its enter and exit on every poll.
-    fn span(&self) -> Option<Box<tracing::Span>> {
+    /// the span and its enter and exit on every poll.
+    fn task_span(&self, record: &TaskRecord) -> Option<tracing::Span> {
         if tracing::level_filters::LevelFilter::current()
             == tracing::level_filters::LevelFilter::OFF
         {
             // No subscriber enables anything: there is no span to make or carry.
             return None;
         }
-        let scope = &self.scope().inner;
+        let scope = &self.inner;
         let span = tracing::debug_span!(
             "scope_task",
-            task.name = self.record.name.as_deref().unwrap_or(""),
-            task.id = self.record.id.0,
+            task.name = record.name.as_deref().unwrap_or(""),
+            task.id = record.id.0,
             scope.name = &*scope.name,
             scope.id = scope.id.as_u64(),
         );
@@ -280,170 +463,286 @@ impl Admission {
         } else {
             span
         };
-        (!span.is_none()).then(|| Box::new(span))
-    }
-
-    /// The task's span, for blocking closures.
-    fn plain_span(&self) -> tracing::Span {
-        self.span().map_or_else(tracing::Span::none, |span| *span)
-    }
-
-    /// Waits for a slot of the scope's limit. (A cancelled scope aborts the
-    /// waiting task.)
-    fn poll_acquire(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.permit.is_queued() {
-            std::task::ready!(self.permit.poll_acquire(cx));
-            self.record.state.store(RUNNING, Ordering::Release);
-        }
-        Poll::Ready(())
-    }
-
-    /// Records how the task ended, reports a failure, runs the hooks.
-    fn settle<T>(mut self, out: &Result<T, TaskError>, failure: Option<String>) {
-        let (state, kind) = match (out, failure) {
-            (Ok(_), None) => (COMPLETED, None),
-            (Ok(_), Some(msg)) => (FAILED, Some(FailureKind::Error(msg))),
-            (Err(TaskError::Cancelled(_)), _) => (CANCELLED, None),
-            (Err(TaskError::Panicked(msg)), _) => {
-                (PANICKED, Some(FailureKind::Panicked(msg.clone())))
-            }
-            (Err(TaskError::TimedOut), _) => (TIMED_OUT, None),
-            (Err(TaskError::Aborted | TaskError::QueueFull), _) => (ABORTED, None),
-        };
-        self.outcome = state;
-        if let Some(kind) = kind {
-            self.scope().report_failure(TaskFailure {
-                id: self.record.id,
-                name: self.record.name.clone(),
-                kind,
-            });
-        }
-        if let Some(hooks) = self.hooks.take() {
-            let completed = out.is_ok();
-            current::enter(&mut self.scope, || hooks(completed));
-        }
+        (!span.is_none()).then_some(span)
     }
 }
 
-impl Drop for Admission {
-    fn drop(&mut self) {
-        let Some(scope) = self.scope.take() else {
-            // Only if the scope was lost while lent out, which the thread-local
-            // never does while the thread runs tasks.
+/// Waits for a slot of the scope's limit, if the task is queued. (A cancelled
+/// scope aborts the waiting task.)
+fn poll_acquire(permit: &mut Permit, record: &TaskRecord, cx: &mut Context<'_>) -> Poll<()> {
+    if permit.is_queued() {
+        std::task::ready!(permit.poll_acquire(cx));
+        record.state.store(RUNNING, Ordering::Release);
+    }
+    Poll::Ready(())
+}
+
+pin_project! {
+    /// What only some tasks carry: a span (when a subscriber enables spans),
+    /// a timeout, a slot of their scope's limit, hooks. A task without any of
+    /// them carries none of this (`X = ()` in [`TaskFuture`]); one with any
+    /// carries it boxed, behind one more pointer.
+    pub(crate) struct Extra {
+        span: Option<tracing::Span>,
+        // The timeout bounds the run, not the wait for a slot: its timer is
+        // armed when the task starts running.
+        #[pin]
+        timer: Option<Timer>,
+        permit: Permit,
+        hooks: Option<Hooks>,
+    }
+}
+
+impl Extra {
+    /// What a task needs of this, if it needs any of it.
+    fn new(
+        span: Option<tracing::Span>,
+        timeout: Option<Duration>,
+        permit: Permit,
+        hooks: Option<Hooks>,
+    ) -> Option<BoxedExtra> {
+        if span.is_none() && timeout.is_none() && permit.is_unlimited() && hooks.is_none() {
+            return None;
+        }
+        Some(Box::pin(Extra {
+            span,
+            timer: timeout.map(|after| Timer::Unarmed { after }),
+            permit,
+            hooks,
+        }))
+    }
+}
+
+type BoxedExtra = Pin<Box<Extra>>;
+
+/// A task's [`Extra`], if it carries one: `()` for a task that does not,
+/// which makes it no larger.
+pub(crate) trait Extras: Send + 'static {
+    fn get(&mut self) -> Option<Pin<&mut Extra>>;
+}
+
+impl Extras for () {
+    #[inline]
+    fn get(&mut self) -> Option<Pin<&mut Extra>> {
+        None
+    }
+}
+
+impl Extras for BoxedExtra {
+    #[inline]
+    fn get(&mut self) -> Option<Pin<&mut Extra>> {
+        Some(self.as_mut())
+    }
+}
+
+impl Extras for Option<BoxedExtra> {
+    #[inline]
+    fn get(&mut self) -> Option<Pin<&mut Extra>> {
+        self.as_mut().map(Pin::as_mut)
+    }
+}
+
+/// What a task's future leaves with the thread while it is being dropped
+/// (see [`Lender`]).
+struct Dropping {
+    /// The address of the [`Lender`] that left it.
+    owner: usize,
+    /// What was current before the task's record was lent.
+    outer: Option<Lent>,
+    /// The task's span, entered while its future is dropped.
+    span: Option<tracing::Span>,
+    permit: Permit,
+    hooks: Option<Hooks>,
+}
+
+thread_local! {
+    /// The tasks whose futures are being dropped on this thread, innermost
+    /// last (a future's drop may drop a runtime, and its tasks with it).
+    static DROPPING: RefCell<Vec<Dropping>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A task future's membership: declared after its future, so that it is
+/// dropped after it. The future's `PinnedDrop` lends the record to the
+/// thread-local and leaves the rest with the thread ([`Dropping`]); the
+/// future is then dropped, in its scope and span, and this takes the record
+/// back and settles the task — also if dropping the future panicked.
+struct Lender(Member);
+
+impl Lender {
+    /// Where this is: it does not move between the future's `PinnedDrop` and
+    /// its own drop (the future is pinned).
+    fn address(&self) -> usize {
+        std::ptr::from_ref(self).addr()
+    }
+
+    /// Lends the record for the drop of the future (see [`Lender`]). Without
+    /// the thread-locals (the thread is exiting), settles at once instead.
+    fn lend(&mut self, span: Option<tracing::Span>, permit: Permit, hooks: Option<Hooks>) {
+        let Some(record) = self.0.record.take() else {
             return;
         };
-        if self.outcome == UNSETTLED {
-            // Dropped without settling: stopped by its scope's cancellation, or
-            // aborted (by its handle, or at a shutdown deadline).
-            let cancelled = !self.record.guarded
-                && !scope.inner.aborting.load(Ordering::SeqCst)
-                && scope.inner.cancelled.load(Ordering::SeqCst);
-            self.outcome = if cancelled { CANCELLED } else { ABORTED };
-            if cancelled {
-                if let TaskError::Cancelled(reason) = scope.cancelled_error() {
-                    let record = &*self.record;
-                    record.cancelled.set(reason, || &record.cancelled_data);
+        match current::replace(Some(Lent::Task(record))) {
+            Ok(outer) => {
+                if let Some(span) = &span {
+                    span.with_subscriber(|(id, dispatch)| dispatch.enter(id));
+                }
+                let mut left = Some(Dropping {
+                    owner: self.address(),
+                    outer,
+                    span,
+                    permit,
+                    hooks,
+                });
+                let _ = DROPPING.try_with(|dropping| dropping.borrow_mut().extend(left.take()));
+                if let Some(left) = left {
+                    self.take_back(left);
                 }
             }
-            if let Some(hooks) = self.hooks.take() {
-                // In the task's scope, as when it completes.
-                let mut lent = Some(scope.clone());
-                current::enter(&mut lent, || hooks(false));
+            Err(lent) => {
+                if let Some(Lent::Task(record)) = lent {
+                    self.0.record = Some(record);
+                }
+                drop(permit);
+                self.0.settle(hooks);
             }
         }
-        // Once a record reads as settled, the task's hooks have run and it is
-        // off the books (`live_tasks`, snapshots), which is what `shutdown`
-        // waits for; then it stops holding the scope, which `join` waits for.
-        self.record.state.store(self.outcome, Ordering::Release);
-        scope.uncount_leaving();
-        crate::shutdown::task_settled();
+    }
+
+    /// Takes the record back and settles the task, with what was left with
+    /// the thread.
+    fn take_back(&mut self, left: Dropping) {
+        let Dropping {
+            outer,
+            span,
+            permit,
+            hooks,
+            ..
+        } = left;
+        if let Some(span) = &span {
+            span.with_subscriber(|(id, dispatch)| dispatch.exit(id));
+        }
+        // Its slot of the limit goes before the task leaves the books.
+        drop(permit);
+        if let Ok(Some(Lent::Task(record))) = current::replace(outer) {
+            self.0.record = Some(record);
+        }
+        self.0.settle(hooks);
+    }
+}
+
+impl Drop for Lender {
+    fn drop(&mut self) {
+        let me = self.address();
+        let left = DROPPING
+            .try_with(|dropping| {
+                let mut dropping = dropping.borrow_mut();
+                match dropping.last() {
+                    Some(left) if left.owner == me => dropping.pop(),
+                    _ => None,
+                }
+            })
+            .ok()
+            .flatten();
+        // Otherwise it was never lent, or settled already: the member
+        // settles itself if it has not.
+        if let Some(left) = left {
+            self.take_back(left);
+        }
     }
 }
 
 pin_project! {
     /// The future every async task runs: waits for a slot of the limit, then
     /// runs the user's future in its scope and span, catching a panic and
-    /// bounded by its timeout, and settles. Cancellation needs no branch here:
-    /// it aborts the task.
-    struct TaskFuture<F: Future> {
-        // `None` once dropped (see `PinnedDrop`).
+    /// bounded by its timeout. The task settles when the runtime drops it,
+    /// right after it returns (or when it is stopped: cancellation needs no
+    /// branch here, it aborts the task), once its future has been dropped in
+    /// its scope and span (see [`Lender`]).
+    ///
+    /// It is the user's future and one pointer, the record (`X`, an [`Extra`]
+    /// for the few tasks that need one, is `()` otherwise; `C` is a type):
+    /// a runtime's task cell grows in steps of 128 bytes, and a bare task
+    /// whose future is up to three pointers fits the first step, so a task
+    /// of two pointers spawned here stays in it as well.
+    pub(crate) struct TaskFuture<F: Future, C, X: Extras> {
         #[pin]
-        future: Option<CatchUnwind<F>>,
-        span: Option<Box<tracing::Span>>,
-        // The timeout bounds the run, not the wait for a slot: its timer is
-        // armed when the task starts running. Boxed (one pointer), as are the
-        // span and the hooks, so that the task stays small: tokio moves a
-        // task's future by value several times between spawn and join, and a
-        // small one is moved inline rather than with a call to `memcpy`.
-        timer: Option<Pin<Box<Timer>>>,
-        admission: Option<Admission>,
-        classify: fn(&F::Output) -> Option<String>,
+        future: CatchUnwind<F>,
+        extras: X,
+        task: Lender,
+        classify: PhantomData<fn() -> C>,
     }
 
-    impl<F: Future> PinnedDrop for TaskFuture<F> {
-        // A task stopped before it finished drops its future in its scope and
-        // span, as it polled it, and only then settles (`Admission::drop`).
+    impl<F: Future, C, X: Extras> PinnedDrop for TaskFuture<F, C, X> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            let mut future = this.future;
-            if let Some(admission) = this.admission.as_mut() {
-                let _entered = this.span.as_deref().map(tracing::Span::enter);
-                current::enter(&mut admission.scope, || future.set(None));
-            }
+            let (span, permit, hooks) = match this.extras.get() {
+                Some(extra) => {
+                    let extra = extra.project();
+                    (extra.span.take(), std::mem::take(extra.permit), extra.hooks.take())
+                }
+                None => (None, Permit::default(), None),
+            };
+            this.task.lend(span, permit, hooks);
         }
     }
 }
 
-impl<F: Future> Future for TaskFuture<F> {
-    type Output = Result<F::Output, TaskError>;
+impl<F: Future, C, X: Extras> TaskFuture<F, C, X> {
+    fn new(future: F, member: Member, extras: X) -> Self {
+        TaskFuture {
+            future: CatchUnwind::new(future),
+            extras,
+            task: Lender(member),
+            classify: PhantomData,
+        }
+    }
+}
+
+impl<F: Future, C: Classify<F::Output>, X: Extras> Future for TaskFuture<F, C, X> {
+    type Output = TaskOutput<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let admission = this
-            .admission
-            .as_mut()
-            .expect("scope-spawn: task polled after completion");
-        let _entered = this.span.as_deref().map(tracing::Span::enter);
-        std::task::ready!(admission.poll_acquire(cx));
-        if let Some(timer) = this.timer.as_mut() {
-            if !timer.as_mut().arm() {
-                // Too far away to represent: no timeout.
-                *this.timer = None;
+        let member = &mut this.task.0;
+        assert!(
+            member.record().outcome.load(Ordering::Relaxed) == UNSETTLED,
+            "scope-spawn: task polled after completion"
+        );
+        let (span, mut timer, permit) = match this.extras.get() {
+            Some(extra) => {
+                let extra = extra.project();
+                (extra.span.as_ref(), Some(extra.timer), Some(extra.permit))
+            }
+            None => (None, None, None),
+        };
+        let _entered = span.map(tracing::Span::enter);
+        if let Some(permit) = permit {
+            std::task::ready!(poll_acquire(permit, member.record(), cx));
+        }
+        if let Some(timer) = timer.as_mut() {
+            if let Some(unarmed) = timer.as_mut().as_pin_mut() {
+                if !unarmed.arm() {
+                    // Too far away to represent: no timeout.
+                    timer.set(None);
+                }
             }
         }
-        let (mut future, timer) = (this.future, this.timer);
-        let out = current::enter(&mut admission.scope, || {
-            let out = match future
+        let future = this.future;
+        let ended = current::enter(&mut member.record, || match future.poll(cx) {
+            Poll::Ready(Ok(out)) => Some(Ended::Output(out)),
+            Poll::Ready(Err(payload)) => Some(Ended::Panicked(panic_message(&*payload))),
+            Poll::Pending => timer
                 .as_mut()
-                .as_pin_mut()
-                .expect("scope-spawn: task polled after completion")
-                .poll(cx)
-            {
-                Poll::Ready(Ok(out)) => Ok(out),
-                Poll::Ready(Err(payload)) => Err(TaskError::Panicked(panic_message(&*payload))),
-                Poll::Pending => {
-                    let timed_out = timer
-                        .as_mut()
-                        .is_some_and(|timer| timer.as_mut().poll_elapsed(cx));
-                    if !timed_out {
-                        return None;
-                    }
-                    Err(TaskError::TimedOut)
-                }
-            };
-            // Done, or stopped by its timeout: the future goes now, in its
-            // scope and span, before the task settles.
-            future.set(None);
-            Some(out)
+                .and_then(|timer| timer.as_mut().as_pin_mut())
+                .is_some_and(|timer| timer.poll_elapsed(cx))
+                .then_some(Ended::TimedOut),
         });
-        let Some(out) = out else {
-            return Poll::Pending;
-        };
-        let failure = out.as_ref().ok().and_then(*this.classify);
-        if let Some(admission) = this.admission.take() {
-            admission.settle(&out, failure);
+        match ended {
+            // Done, or stopped by its timeout: the runtime drops the future
+            // next, and the task settles then.
+            Some(ended) => Poll::Ready(member.end::<_, C>(ended)),
+            None => Poll::Pending,
         }
-        Poll::Ready(out)
     }
 }
 
@@ -484,14 +783,6 @@ impl Timer {
     }
 }
 
-fn no_failure<T>(_: &T) -> Option<String> {
-    None
-}
-
-fn result_failure<T, E: fmt::Display>(out: &Result<T, E>) -> Option<String> {
-    out.as_ref().err().map(ToString::to_string)
-}
-
 /// A task admitted to its scope and wrapped, ready to spawn.
 pub(crate) struct Prepared<'a, Fut> {
     pub(crate) future: Fut,
@@ -510,7 +801,12 @@ impl Attach<'_> {
         self.scope.attach(&self.record, handle);
     }
 
-    fn handle<T>(self, join: JoinHandle<Result<T, TaskError>>) -> TaskHandle<T> {
+    /// The task's record, which turns its [`Stop`] into a [`TaskError`].
+    pub(crate) fn record(&self) -> Arc<TaskRecord> {
+        Arc::clone(&self.record)
+    }
+
+    fn handle<T>(self, join: JoinHandle<TaskOutput<T>>) -> TaskHandle<T> {
         self.attach(join.abort_handle());
         TaskHandle {
             inner: HandleInner::Spawned {
@@ -542,7 +838,7 @@ impl Scope {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.spawn_with(TaskOptions::new(), future, None, no_failure)
+        self.spawn_with::<F, NoFailure>(TaskOptions::new(), future, None)
     }
 
     /// Spawns a named task. The name shows in snapshots, spans, failures and
@@ -553,7 +849,7 @@ impl Scope {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.spawn_with(TaskOptions::new().name(name), future, None, no_failure)
+        self.spawn_with::<F, NoFailure>(TaskOptions::new().name(name), future, None)
     }
 
     /// Spawns a task whose `Err` counts as a failure under the scope's
@@ -566,7 +862,7 @@ impl Scope {
         T: Send + 'static,
         E: fmt::Display + Send + 'static,
     {
-        self.spawn_with(TaskOptions::new(), future, None, result_failure)
+        self.spawn_with::<F, ErrFailure>(TaskOptions::new(), future, None)
     }
 
     /// Spawns a task with hooks: exactly one of them runs, whatever happens to
@@ -594,7 +890,7 @@ impl Scope {
                 on_cancellation()
             }
         });
-        self.spawn_with(TaskOptions::new(), future, Some(hooks), no_failure)
+        self.spawn_with::<F, NoFailure>(TaskOptions::new(), future, Some(hooks))
     }
 
     /// Spawns a guarded task: not cancelled when the scope is cancelled, but
@@ -607,7 +903,7 @@ impl Scope {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.spawn_with(TaskOptions::new().guarded(), future, None, no_failure)
+        self.spawn_with::<F, NoFailure>(TaskOptions::new().guarded(), future, None)
     }
 
     /// Runs a closure on tokio's blocking pool, tracked by the scope. It cannot
@@ -631,44 +927,46 @@ impl Scope {
     }
 
     #[track_caller]
-    pub(crate) fn spawn_with<F>(
+    pub(crate) fn spawn_with<F, C>(
         &self,
         options: TaskOptions,
         future: F,
         hooks: Option<Hooks>,
-        classify: fn(&F::Output) -> Option<String>,
     ) -> TaskHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
+        C: Classify<F::Output>,
     {
-        match self.prepare(&options, future, hooks, classify) {
-            Ok(Prepared { future, attach }) => {
-                attach.handle(spawn_on_runtime(options.name.as_deref(), future))
+        let (member, extra) = match self.admit_async(&options, hooks) {
+            Ok(admitted) => admitted,
+            Err(err) => return TaskHandle::refused(err, options.name),
+        };
+        let attach = Attach {
+            record: Arc::clone(member.record()),
+            scope: self,
+        };
+        let name = options.name.as_deref();
+        // Two types of task, so that one that needs no `Extra` does not
+        // carry even its pointer.
+        let join = match extra {
+            None => spawn_on_runtime(name, TaskFuture::<F, C, ()>::new(future, member, ())),
+            Some(extra) => {
+                spawn_on_runtime(name, TaskFuture::<F, C, _>::new(future, member, extra))
             }
-            Err(err) => TaskHandle::refused(err, options.name),
-        }
+        };
+        attach.handle(join)
     }
 
-    /// Admits a task and wraps its future: the scope made current (see
-    /// `current`), its span, the limit, timeout, panic catching and
-    /// settlement.
-    pub(crate) fn prepare<F>(
+    /// Admits an async task, with what it needs besides its record. A task
+    /// refused runs its hooks (as not completed) at once.
+    fn admit_async(
         &self,
         options: &TaskOptions,
-        future: F,
         hooks: Option<Hooks>,
-        classify: fn(&F::Output) -> Option<String>,
-    ) -> Result<
-        Prepared<'_, impl Future<Output = Result<F::Output, TaskError>> + Send + 'static>,
-        TaskError,
-    >
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let mut admission = match self.admit(options, false) {
-            Ok(admission) => admission,
+    ) -> Result<(Member, Option<BoxedExtra>), TaskError> {
+        let Admitted { member, permit } = match self.admit(options, false) {
+            Ok(admitted) => admitted,
             Err(err) => {
                 if let Some(hooks) = hooks {
                     hooks(false);
@@ -676,24 +974,32 @@ impl Scope {
                 return Err(err);
             }
         };
-        admission.hooks = hooks.map(Box::new);
-        let record = Arc::clone(&admission.record);
-        let span = admission.span();
-        let task = TaskFuture {
-            future: Some(CatchUnwind::new(future)),
-            span,
-            timer: options
-                .timeout
-                .map(|after| Box::pin(Timer::Unarmed { after })),
-            admission: Some(admission),
-            classify,
+        let span = self.task_span(member.record());
+        let extra = Extra::new(span, options.timeout, permit, hooks);
+        Ok((member, extra))
+    }
+
+    /// Admits a task and wraps its future: the scope made current (see
+    /// `current`), its span, the limit, timeout, panic catching and
+    /// settlement.
+    pub(crate) fn prepare<F, C>(
+        &self,
+        options: &TaskOptions,
+        future: F,
+    ) -> Result<Prepared<'_, impl Future<Output = TaskOutput<F::Output>> + Send + 'static>, TaskError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+        C: Classify<F::Output>,
+    {
+        let (member, extra) = self.admit_async(options, None)?;
+        let attach = Attach {
+            record: Arc::clone(member.record()),
+            scope: self,
         };
         Ok(Prepared {
-            future: task,
-            attach: Attach {
-                record,
-                scope: self,
-            },
+            future: TaskFuture::<F, C, _>::new(future, member, extra),
+            attach,
         })
     }
 
@@ -703,20 +1009,20 @@ impl Scope {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let admission = match self.admit(&options, true) {
-            Ok(admission) => admission,
+        let Admitted { member, permit } = match self.admit(&options, true) {
+            Ok(admitted) => admitted,
             Err(err) => return TaskHandle::refused(err, options.name),
         };
-        let span = admission.plain_span();
+        let span = self.plain_span(member.record());
         let context = options.context;
         let attach = Attach {
-            record: Arc::clone(&admission.record),
+            record: Arc::clone(member.record()),
             scope: self,
         };
-        let join = if admission.permit.is_queued() {
-            tokio::spawn(blocking_task(admission, context, f).instrument(span))
+        let join = if permit.is_queued() {
+            tokio::spawn(blocking_task(member, permit, context, f).instrument(span))
         } else {
-            tokio::task::spawn_blocking(move || run_blocking(admission, span, context, f))
+            tokio::task::spawn_blocking(move || run_blocking(member, permit, span, context, f))
         };
         attach.handle(join)
     }
@@ -727,56 +1033,72 @@ impl Scope {
         &self,
         options: &TaskOptions,
         f: F,
-    ) -> Result<Prepared<'_, impl Future<Output = Result<T, TaskError>> + Send + 'static>, TaskError>
+    ) -> Result<Prepared<'_, impl Future<Output = TaskOutput<T>> + Send + 'static>, TaskError>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let admission = self.admit(options, true)?;
-        let span = admission.plain_span();
-        let record = Arc::clone(&admission.record);
+        let Admitted { member, permit } = self.admit(options, true)?;
+        let span = self.plain_span(member.record());
+        let attach = Attach {
+            record: Arc::clone(member.record()),
+            scope: self,
+        };
         Ok(Prepared {
-            future: blocking_task(admission, options.context, f).instrument(span),
-            attach: Attach {
-                record,
-                scope: self,
-            },
+            future: blocking_task(member, permit, options.context, f).instrument(span),
+            attach,
         })
+    }
+
+    /// A task's span, for blocking closures.
+    fn plain_span(&self, record: &TaskRecord) -> tracing::Span {
+        self.task_span(record).unwrap_or_else(tracing::Span::none)
     }
 }
 
-async fn blocking_task<F, T>(mut admission: Admission, context: bool, f: F) -> Result<T, TaskError>
+async fn blocking_task<F, T>(
+    member: Member,
+    mut permit: Permit,
+    context: bool,
+    f: F,
+) -> TaskOutput<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    std::future::poll_fn(|cx| admission.poll_acquire(cx)).await;
+    std::future::poll_fn(|cx| poll_acquire(&mut permit, member.record(), cx)).await;
     let span = tracing::Span::current();
-    match tokio::task::spawn_blocking(move || run_blocking(admission, span, context, f)).await {
+    match tokio::task::spawn_blocking(move || run_blocking(member, permit, span, context, f)).await
+    {
         Ok(out) => out,
-        Err(_) => Err(TaskError::Aborted),
+        Err(_) => Err(Stop::Aborted),
     }
 }
 
 fn run_blocking<F, T>(
-    mut admission: Admission,
+    mut member: Member,
+    permit: Permit,
     span: tracing::Span,
     context: bool,
     f: F,
-) -> Result<T, TaskError>
+) -> TaskOutput<T>
 where
     F: FnOnce() -> T,
 {
     let _entered = span.enter();
-    let out = std::panic::catch_unwind(AssertUnwindSafe(|| {
+    let ended = match std::panic::catch_unwind(AssertUnwindSafe(|| {
         if context {
-            current::enter(&mut admission.scope, f)
+            current::enter(&mut member.record, f)
         } else {
             f()
         }
-    }))
-    .map_err(|payload| TaskError::Panicked(panic_message(&*payload)));
-    admission.settle(&out, None);
+    })) {
+        Ok(out) => Ended::Output(out),
+        Err(payload) => Ended::Panicked(panic_message(&*payload)),
+    };
+    drop(permit);
+    let out = member.end::<_, NoFailure>(ended);
+    member.settle(None);
     out
 }
 
@@ -864,7 +1186,7 @@ impl TaskBuilder<'_> {
         F::Output: Send + 'static,
     {
         self.scope
-            .spawn_with(self.options, future, None, no_failure)
+            .spawn_with::<F, NoFailure>(self.options, future, None)
     }
 
     /// Spawns the task, counting its `Err` as a failure (see [`Scope::try_spawn`]).
@@ -876,7 +1198,7 @@ impl TaskBuilder<'_> {
         E: fmt::Display + Send + 'static,
     {
         self.scope
-            .spawn_with(self.options, future, None, result_failure)
+            .spawn_with::<F, ErrFailure>(self.options, future, None)
     }
 
     /// Runs a closure on the blocking pool (the timeout does not apply: blocking
@@ -896,7 +1218,7 @@ impl TaskBuilder<'_> {
 // what it says in a box rather than making every handle as large as an error.
 enum HandleInner<T> {
     Spawned {
-        join: JoinHandle<Result<T, TaskError>>,
+        join: JoinHandle<TaskOutput<T>>,
         record: Arc<TaskRecord>,
     },
     Refused(Box<Refused>),
@@ -975,7 +1297,7 @@ impl<T> Future for TaskHandle<T> {
         match &mut self.get_mut().inner {
             HandleInner::Spawned { join, record } => match Pin::new(join).poll(cx) {
                 Poll::Pending => Poll::Pending,
-                Poll::Ready(Ok(out)) => Poll::Ready(out),
+                Poll::Ready(Ok(out)) => Poll::Ready(out.map_err(|stop| record.error(stop))),
                 Poll::Ready(Err(err)) if err.is_panic() => {
                     // Only a panicking hook can get here: the task's own panic
                     // is caught inside the task.
@@ -983,9 +1305,10 @@ impl<T> Future for TaskHandle<T> {
                 }
                 // Stopped from outside; the record says whether by its scope.
                 Poll::Ready(Err(_)) if record.state() == CANCELLED => {
-                    let reason = record.cancelled.get(|| Some(&record.cancelled_data));
                     Poll::Ready(Err(TaskError::Cancelled(
-                        reason.unwrap_or(CancelReason::ParentCancelled),
+                        record
+                            .cancel_reason()
+                            .unwrap_or(CancelReason::ParentCancelled),
                     )))
                 }
                 Poll::Ready(Err(_)) => Poll::Ready(Err(TaskError::Aborted)),
@@ -1051,7 +1374,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_task_handle_is_two_pointers_and_a_record_fits_96_bytes_with_its_counts() {
+    fn a_task_handle_is_two_pointers_and_a_record_fits_112_bytes_with_its_counts() {
         // Handles are kept by the thousand; a record is allocated per task.
         assert_eq!(
             std::mem::size_of::<TaskHandle<()>>(),
@@ -1061,8 +1384,28 @@ mod tests {
             std::mem::size_of::<TaskHandle<[u64; 8]>>(),
             2 * std::mem::size_of::<usize>()
         );
-        // The `Arc`'s two counts and the record: id, name, start, abort slot,
-        // the reason's box, and its four flags.
-        assert!(2 * std::mem::size_of::<usize>() + std::mem::size_of::<TaskRecord>() <= 96);
+        // The `Arc`'s two counts and the record: id, name, start, the lock
+        // with the abort handle and the scope, the details' box, and its
+        // four flags.
+        let record = 2 * std::mem::size_of::<usize>() + std::mem::size_of::<TaskRecord>();
+        assert!(record <= 112, "{record} bytes");
+    }
+
+    #[test]
+    fn a_task_is_its_future_and_one_pointer_and_outputs_its_own_output_and_a_byte() {
+        // What keeps a small task in the runtime's smallest cell (see
+        // `TaskFuture`): an async block holding two pointers...
+        let (a, b) = (Arc::new(1_u8), Arc::new(2_u8));
+        let future = async move { *a + *b };
+        let size = std::mem::size_of_val(&future);
+        type Lean<F> = TaskFuture<F, NoFailure, ()>;
+        fn lean_size<F: Future>(_: &F) -> usize {
+            std::mem::size_of::<Lean<F>>()
+        }
+        // ...is, spawned here, those and the record.
+        assert_eq!(lean_size(&future), size + std::mem::size_of::<usize>());
+        // Its output: the task's own, or a `Stop`.
+        assert_eq!(std::mem::size_of::<TaskOutput<()>>(), 1);
+        assert_eq!(std::mem::size_of::<TaskOutput<u64>>(), 16);
     }
 }

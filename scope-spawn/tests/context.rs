@@ -177,6 +177,72 @@ async fn a_timed_out_task_drops_its_future_in_its_scope_before_join_returns() {
     );
 }
 
+/// A future written by hand, which keeps what it holds until it is dropped,
+/// also after it has completed (an async block lets go of its locals as it
+/// completes).
+struct HoldsUntilDropped(Option<NoteScopeOnDrop>);
+
+impl std::future::Future for HoldsUntilDropped {
+    type Output = ();
+
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        std::task::Poll::Ready(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completed_task_drops_its_future_in_its_scope_before_join_returns() {
+    for _ in 0..100 {
+        let guard = Scope::new();
+        let id = guard.id();
+        let (tx, rx) = std::sync::mpsc::channel();
+        guard
+            .spawn(HoldsUntilDropped(Some(NoteScopeOnDrop(tx))))
+            .await
+            .unwrap();
+        guard.join().await.unwrap();
+        assert_eq!(
+            rx.try_recv(),
+            Ok(Some(id)),
+            "dropped in its scope, before join returned"
+        );
+    }
+}
+
+#[test]
+fn tasks_dropped_with_their_runtime_inside_another_scope_drop_in_their_own_and_give_it_back() {
+    // A runtime dropped while a scope is current drops its tasks' futures on
+    // this thread: each in its own task's scope, and the outer scope is
+    // current again afterwards.
+    let outer = Scope::builder().name("outer").build();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (inner, ids) = runtime.block_on(async {
+        let inner = Scope::new();
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            let tx = tx.clone();
+            drop(inner.spawn(async move {
+                let _note = NoteScopeOnDrop(tx);
+                std::future::pending::<()>().await
+            }));
+            ids.push(inner.id());
+        }
+        tokio::task::yield_now().await;
+        (inner, ids)
+    });
+    outer.in_scope_sync(|| {
+        drop(runtime);
+        assert_eq!(Scope::current().map(|s| s.id()), Some(outer.id()));
+    });
+    let dropped_in: Vec<_> = rx.try_iter().collect();
+    assert_eq!(dropped_in, ids.into_iter().map(Some).collect::<Vec<_>>());
+    assert_eq!(inner.live_tasks(), 0);
+    assert_eq!(Scope::current(), None);
+}
+
 #[tokio::test]
 async fn hooks_run_in_the_tasks_scope() {
     let guard = Scope::new();

@@ -93,6 +93,37 @@ async fn an_aborted_task_runs_the_cancellation_hook() {
     assert_eq!(*log.lock().unwrap(), ["cancelled"]);
 }
 
+/// Panics when dropped.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("dropping");
+    }
+}
+
+#[tokio::test]
+async fn a_task_whose_future_panics_as_it_is_dropped_still_runs_its_hook_and_settles() {
+    let log = Log::default();
+    let guard = Scope::new();
+    let (done, cancelled) = hooks(&log);
+    let task = guard.spawn_with_hooks(
+        async {
+            let _bomb = PanicsOnDrop;
+            std::future::pending::<()>().await
+        },
+        done,
+        cancelled,
+    );
+    tokio::task::yield_now().await;
+    guard.cancel();
+    // The runtime catches the drop's panic and hands it to the handle.
+    assert_eq!(task.await, Err(TaskError::Panicked("dropping".into())));
+    assert_eq!(*log.lock().unwrap(), ["cancelled"]);
+    assert_eq!(guard.live_tasks(), 0);
+    assert!(guard.join().await.is_ok());
+}
+
 #[tokio::test]
 async fn a_refused_spawn_runs_the_cancellation_hook() {
     let log = Log::default();

@@ -51,4 +51,25 @@ async fn tasks_run_inside_a_span_parented_to_the_spawn_site() {
         recorded.contains(&("scope_task".to_owned(), Some("request".to_owned()))),
         "{recorded:?}"
     );
+
+    // A task stopped before it finished drops its future inside its span too,
+    // and leaves it afterwards.
+    struct NoteSpanOnDrop(std::sync::mpsc::Sender<Option<&'static str>>);
+    impl Drop for NoteSpanOnDrop {
+        fn drop(&mut self) {
+            let _ = self
+                .0
+                .send(tracing::Span::current().metadata().map(|m| m.name()));
+        }
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stopped = guard.spawn(async move {
+        let _note = NoteSpanOnDrop(tx);
+        std::future::pending::<()>().await
+    });
+    tokio::task::yield_now().await;
+    guard.cancel();
+    assert!(stopped.await.unwrap_err().is_cancelled());
+    assert_eq!(rx.try_recv(), Ok(Some("scope_task")));
+    assert!(tracing::Span::current().is_none());
 }
