@@ -26,49 +26,87 @@ use crate::Scope;
 use crate::task::TaskRecord;
 
 thread_local! {
-    static CURRENT: Cell<Option<Lent>> = const { Cell::new(None) };
+    static CURRENT: Current = const {
+        Current {
+            scope: Cell::new(None),
+            task: Cell::new(None),
+        }
+    };
 }
 
-/// What the thread-local holds while something is entered.
-pub(crate) enum Lent {
-    Scope(Scope),
-    /// A running task's record, which holds its scope.
-    Task(Arc<TaskRecord>),
+/// What is current on a thread: two cells, each swapped as one pointer.
+struct Current {
+    /// The scope lent to the thread, or the scope of the task whose record
+    /// is lent, once [`current`] has asked for it: cloned from the record
+    /// (under its lock) once per poll, not once per call.
+    scope: Cell<Option<Scope>>,
+    /// The record of the task being run on the thread.
+    task: Cell<Option<Arc<TaskRecord>>>,
+}
+
+/// What is lent to the thread-local, or was current before.
+#[derive(Default)]
+pub(crate) struct Lent {
+    scope: Option<Scope>,
+    task: Option<Arc<TaskRecord>>,
+}
+
+impl Lent {
+    /// A task's record, lent while its future is dropped (see `task.rs`).
+    pub(crate) fn task(record: Arc<TaskRecord>) -> Self {
+        Lent {
+            scope: None,
+            task: Some(record),
+        }
+    }
+
+    /// The task's record, back from the thread-local.
+    pub(crate) fn into_task(self) -> Option<Arc<TaskRecord>> {
+        self.task
+    }
 }
 
 /// What can be lent to the thread-local: a scope, or a task's record.
 pub(crate) trait Lend: Sized {
     fn lend(self) -> Lent;
-    /// Back from the thread-local: what was lent, as it was lent.
+    /// Back from the thread-local: what was lent.
     fn unlend(lent: Lent) -> Option<Self>;
 }
 
 impl Lend for Scope {
     #[inline]
     fn lend(self) -> Lent {
-        Lent::Scope(self)
+        Lent {
+            scope: Some(self),
+            task: None,
+        }
     }
 
     #[inline]
     fn unlend(lent: Lent) -> Option<Self> {
-        match lent {
-            Lent::Scope(scope) => Some(scope),
-            Lent::Task(_) => None,
-        }
+        lent.scope
     }
 }
 
 impl Lend for Arc<TaskRecord> {
     #[inline]
     fn lend(self) -> Lent {
-        Lent::Task(self)
+        Lent::task(self)
     }
 
     #[inline]
     fn unlend(lent: Lent) -> Option<Self> {
-        match lent {
-            Lent::Task(record) => Some(record),
-            Lent::Scope(_) => None,
+        // The scope, if `current` cloned it, goes.
+        lent.task
+    }
+}
+
+impl Current {
+    #[inline]
+    fn replace(&self, lent: Lent) -> Lent {
+        Lent {
+            scope: self.scope.replace(lent.scope),
+            task: self.task.replace(lent.task),
         }
     }
 }
@@ -77,13 +115,16 @@ impl Lend for Arc<TaskRecord> {
 pub(crate) fn current() -> Option<Scope> {
     CURRENT
         .try_with(|current| {
-            let lent = current.take();
-            let scope = match &lent {
-                Some(Lent::Scope(scope)) => Some(scope.clone()),
-                Some(Lent::Task(record)) => record.scope(),
-                None => None,
-            };
-            current.set(lent);
+            let scope = current.scope.take();
+            if scope.is_some() {
+                let clone = scope.clone();
+                current.scope.set(scope);
+                return clone;
+            }
+            let task = current.task.take();
+            let scope = task.as_ref().and_then(|record| record.scope());
+            current.task.set(task);
+            current.scope.set(scope.clone());
             scope
         })
         .ok()
@@ -92,11 +133,11 @@ pub(crate) fn current() -> Option<Scope> {
 
 /// Puts `lent` in the thread-local, returning what was there; if the
 /// thread-local is gone (the thread is exiting), returns `lent` as the error.
-pub(crate) fn replace(lent: Option<Lent>) -> Result<Option<Lent>, Option<Lent>> {
+pub(crate) fn replace(lent: Lent) -> Result<Lent, Lent> {
     let mut lent = Some(lent);
     CURRENT
-        .try_with(|current| current.replace(lent.take().flatten()))
-        .map_err(|_| lent.flatten())
+        .try_with(|current| current.replace(lent.take().unwrap_or_default()))
+        .map_err(|_| lent.unwrap_or_default())
 }
 
 /// Runs `f` with the scope in `slot` (or the scope of the task whose record
@@ -119,14 +160,16 @@ pub(crate) fn enter<L: Lend, R>(slot: &mut Option<L>, f: impl FnOnce() -> R) -> 
 pub(crate) struct Entered<'a, L: Lend = Scope> {
     /// `None` if the thread-local is gone: then nothing was entered.
     slot: Option<&'a mut Option<L>>,
-    outer: Option<Lent>,
+    outer: Lent,
     not_send: PhantomData<*const ()>,
 }
 
 impl<'a, L: Lend> Entered<'a, L> {
     #[inline]
     pub(crate) fn new(slot: &'a mut Option<L>) -> Self {
-        match CURRENT.try_with(|current| current.replace(slot.take().map(L::lend))) {
+        match CURRENT
+            .try_with(|current| current.replace(slot.take().map_or_else(Lent::default, L::lend)))
+        {
             Ok(outer) => Entered {
                 slot: Some(slot),
                 outer,
@@ -134,7 +177,7 @@ impl<'a, L: Lend> Entered<'a, L> {
             },
             Err(_) => Entered {
                 slot: None,
-                outer: None,
+                outer: Lent::default(),
                 not_send: PhantomData,
             },
         }
@@ -147,11 +190,11 @@ impl<L: Lend> Drop for Entered<'_, L> {
         let Some(slot) = self.slot.take() else {
             return;
         };
-        let outer = self.outer.take();
+        let outer = std::mem::take(&mut self.outer);
         if let Ok(lent) = CURRENT.try_with(|current| current.replace(outer)) {
             // Entered and left last in, first out: what comes back is what
             // was lent.
-            *slot = lent.and_then(L::unlend);
+            *slot = L::unlend(lent);
         }
     }
 }

@@ -548,7 +548,7 @@ struct Dropping {
     /// The address of the [`Lender`] that left it.
     owner: usize,
     /// What was current before the task's record was lent.
-    outer: Option<Lent>,
+    outer: Lent,
     /// The task's span, entered while its future is dropped.
     span: Option<tracing::Span>,
     permit: Permit,
@@ -581,7 +581,7 @@ impl Lender {
         let Some(record) = self.0.record.take() else {
             return;
         };
-        match current::replace(Some(Lent::Task(record))) {
+        match current::replace(Lent::task(record)) {
             Ok(outer) => {
                 if let Some(span) = &span {
                     span.with_subscriber(|(id, dispatch)| dispatch.enter(id));
@@ -599,9 +599,7 @@ impl Lender {
                 }
             }
             Err(lent) => {
-                if let Some(Lent::Task(record)) = lent {
-                    self.0.record = Some(record);
-                }
+                self.0.record = lent.into_task();
                 drop(permit);
                 self.0.settle(hooks);
             }
@@ -623,8 +621,8 @@ impl Lender {
         }
         // Its slot of the limit goes before the task leaves the books.
         drop(permit);
-        if let Ok(Some(Lent::Task(record))) = current::replace(outer) {
-            self.0.record = Some(record);
+        if let Ok(lent) = current::replace(outer) {
+            self.0.record = lent.into_task();
         }
         self.0.settle(hooks);
     }

@@ -180,7 +180,9 @@ async fn a_timed_out_task_drops_its_future_in_its_scope_before_join_returns() {
 /// A future written by hand, which keeps what it holds until it is dropped,
 /// also after it has completed (an async block lets go of its locals as it
 /// completes).
-struct HoldsUntilDropped(Option<NoteScopeOnDrop>);
+struct HoldsUntilDropped {
+    _held: NoteScopeOnDrop,
+}
 
 impl std::future::Future for HoldsUntilDropped {
     type Output = ();
@@ -197,7 +199,9 @@ async fn a_completed_task_drops_its_future_in_its_scope_before_join_returns() {
         let id = guard.id();
         let (tx, rx) = std::sync::mpsc::channel();
         guard
-            .spawn(HoldsUntilDropped(Some(NoteScopeOnDrop(tx))))
+            .spawn(HoldsUntilDropped {
+                _held: NoteScopeOnDrop(tx),
+            })
             .await
             .unwrap();
         guard.join().await.unwrap();
