@@ -48,21 +48,29 @@ struct Current {
 #[derive(Default)]
 pub(crate) struct Lent {
     scope: Option<Scope>,
-    task: Option<Arc<TaskRecord>>,
+    /// `None`: the task cell is left as it is. A lent scope is found first
+    /// (see [`current`]), so lending one swaps one cell, not two.
+    task: Option<Option<Arc<TaskRecord>>>,
 }
 
 impl Lent {
-    /// A task's record, lent while its future is dropped (see `task.rs`).
-    pub(crate) fn task(record: Arc<TaskRecord>) -> Self {
+    fn task(record: Arc<TaskRecord>) -> Self {
         Lent {
             scope: None,
-            task: Some(record),
+            task: Some(Some(record)),
         }
     }
 
-    /// The task's record, back from the thread-local.
-    pub(crate) fn into_task(self) -> Option<Arc<TaskRecord>> {
-        self.task
+    /// Nothing current at all.
+    fn nothing() -> Self {
+        Lent {
+            scope: None,
+            task: Some(None),
+        }
+    }
+
+    fn into_task(self) -> Option<Arc<TaskRecord>> {
+        self.task.flatten()
     }
 }
 
@@ -97,7 +105,7 @@ impl Lend for Arc<TaskRecord> {
     #[inline]
     fn unlend(lent: Lent) -> Option<Self> {
         // The scope, if `current` cloned it, goes.
-        lent.task
+        lent.into_task()
     }
 }
 
@@ -106,7 +114,7 @@ impl Current {
     fn replace(&self, lent: Lent) -> Lent {
         Lent {
             scope: self.scope.replace(lent.scope),
-            task: self.task.replace(lent.task),
+            task: lent.task.map(|task| self.task.replace(task)),
         }
     }
 }
@@ -129,15 +137,6 @@ pub(crate) fn current() -> Option<Scope> {
         })
         .ok()
         .flatten()
-}
-
-/// Puts `lent` in the thread-local, returning what was there; if the
-/// thread-local is gone (the thread is exiting), returns `lent` as the error.
-pub(crate) fn replace(lent: Lent) -> Result<Lent, Lent> {
-    let mut lent = Some(lent);
-    CURRENT
-        .try_with(|current| current.replace(lent.take().unwrap_or_default()))
-        .map_err(|_| lent.unwrap_or_default())
 }
 
 /// Runs `f` with the scope in `slot` (or the scope of the task whose record
@@ -168,7 +167,7 @@ impl<'a, L: Lend> Entered<'a, L> {
     #[inline]
     pub(crate) fn new(slot: &'a mut Option<L>) -> Self {
         match CURRENT
-            .try_with(|current| current.replace(slot.take().map_or_else(Lent::default, L::lend)))
+            .try_with(|current| current.replace(slot.take().map_or_else(Lent::nothing, L::lend)))
         {
             Ok(outer) => Entered {
                 slot: Some(slot),

@@ -2,7 +2,6 @@
 //! in, and [`TaskHandle`].
 
 use std::any::Any;
-use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -19,7 +18,7 @@ use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::{Instant, Sleep};
 use tracing::Instrument;
 
-use crate::current::{self, Lent};
+use crate::current;
 use crate::gate::AbortSlot;
 use crate::limit::Permit;
 use crate::reason::{ReasonCell, ReasonData};
@@ -236,26 +235,45 @@ pub(crate) struct Member {
 }
 
 impl Member {
+    /// The record, for a task that settles through it (see [`Task`]).
+    fn into_record(mut self) -> Arc<TaskRecord> {
+        self.record
+            .take()
+            .expect("scope-spawn: a task's record is only lent out while it is polled")
+    }
+
     fn record(&self) -> &Arc<TaskRecord> {
         self.record
             .as_ref()
             .expect("scope-spawn: a task's record is only lent out while it is polled")
     }
 
+    /// Settles the task (see [`TaskRecord::settle`]), if it has not.
+    fn settle(&mut self, hooks: Option<Hooks>) {
+        if let Some(record) = self.record.take() {
+            record.settle(hooks);
+        }
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.settle(None);
+    }
+}
+
+impl TaskRecord {
     /// Records how the task ended itself, and reports its failure; it
-    /// settles with this outcome (see [`settle`](Member::settle)). Returns
-    /// the task's output.
+    /// settles with this outcome (see [`settle`](TaskRecord::settle)).
+    /// Returns the task's output.
     fn end<T, C: Classify<T>>(&self, ended: Ended<T>) -> TaskOutput<T> {
-        let record = self.record();
         let (state, failure, out) = match ended {
             Ended::Output(out) => match C::failure(&out) {
                 None => (COMPLETED, None, Ok(out)),
                 Some(message) => (FAILED, Some(FailureKind::Error(message)), Ok(out)),
             },
             Ended::Panicked(message) => {
-                let _ = record
-                    .details
-                    .set(Box::new(Details::Panic(message.clone())));
+                let _ = self.details.set(Box::new(Details::Panic(message.clone())));
                 (
                     PANICKED,
                     Some(FailureKind::Panicked(message)),
@@ -264,12 +282,12 @@ impl Member {
             }
             Ended::TimedOut => (TIMED_OUT, None, Err(Stop::TimedOut)),
         };
-        record.outcome.store(state, Ordering::Relaxed);
+        self.outcome.store(state, Ordering::Relaxed);
         if let Some(kind) = failure {
-            if let Some(scope) = record.scope() {
+            if let Some(scope) = self.scope() {
                 scope.report_failure(TaskFailure {
-                    id: record.id,
-                    name: record.name.clone(),
+                    id: self.id,
+                    name: self.name.clone(),
                     kind,
                 });
             }
@@ -277,27 +295,23 @@ impl Member {
         out
     }
 
-    /// Settles the task: with the outcome it ended itself with, or, if it
-    /// did not, as cancelled or aborted as its scope says; runs its hooks in
-    /// its scope, and takes it off the books.
-    fn settle(&mut self, hooks: Option<Hooks>) {
-        let Some(record) = self.record.take() else {
-            // Settled, or lost while lent out, which the thread-local never
-            // does while the thread runs tasks.
+    /// Settles the task, once: with the outcome it ended itself with, or, if
+    /// it did not, as cancelled or aborted as its scope says; runs its hooks
+    /// in its scope, and takes it off the books.
+    fn settle(&self, hooks: Option<Hooks>) {
+        let Some(scope) = self.slot.with_kept(Option::take) else {
+            // Settled before.
             return;
         };
-        let Some(scope) = record.slot.with_kept(Option::take) else {
-            return;
-        };
-        let mut state = record.outcome.load(Ordering::Relaxed);
+        let mut state = self.outcome.load(Ordering::Relaxed);
         if state == UNSETTLED {
-            let cancelled = !record.guarded
+            let cancelled = !self.guarded
                 && !scope.inner.aborting.load(Ordering::SeqCst)
                 && scope.inner.cancelled.load(Ordering::SeqCst);
             state = if cancelled { CANCELLED } else { ABORTED };
             if cancelled {
                 if let TaskError::Cancelled(reason) = scope.cancelled_error() {
-                    record.cancelled.set(reason, || &record.details);
+                    self.cancelled.set(reason, || &self.details);
                 }
             }
         }
@@ -309,17 +323,11 @@ impl Member {
         // Once a record reads as settled, the task's hooks have run and it is
         // off the books (`live_tasks`, snapshots), which is what `shutdown`
         // waits for; then it stops holding the scope, which `join` waits for.
-        record.state.store(state, Ordering::Release);
+        self.state.store(state, Ordering::Release);
         if let Some(scope) = lent {
             scope.uncount_leaving();
         }
         crate::shutdown::task_settled();
-    }
-}
-
-impl Drop for Member {
-    fn drop(&mut self) {
-        self.settle(None);
     }
 }
 
@@ -542,110 +550,40 @@ impl Extras for Option<BoxedExtra> {
     }
 }
 
-/// What a task's future leaves with the thread while it is being dropped
-/// (see [`Lender`]).
-struct Dropping {
-    /// The address of the [`Lender`] that left it.
-    owner: usize,
-    /// What was current before the task's record was lent.
-    outer: Lent,
-    /// The task's span, entered while its future is dropped.
-    span: Option<tracing::Span>,
-    permit: Permit,
-    hooks: Option<Hooks>,
+/// A running task's membership of its scope, and its [`Extra`] if it has
+/// one. Dropping it settles the task, with its hooks, unless it has settled.
+struct Task<X: Extras> {
+    record: Arc<TaskRecord>,
+    extras: X,
 }
 
-thread_local! {
-    /// The tasks whose futures are being dropped on this thread, innermost
-    /// last (a future's drop may drop a runtime, and its tasks with it).
-    static DROPPING: RefCell<Vec<Dropping>> = const { RefCell::new(Vec::new()) };
-}
-
-/// A task future's membership: declared after its future, so that it is
-/// dropped after it. The future's `PinnedDrop` lends the record to the
-/// thread-local and leaves the rest with the thread ([`Dropping`]); the
-/// future is then dropped, in its scope and span, and this takes the record
-/// back and settles the task — also if dropping the future panicked.
-struct Lender(Member);
-
-impl Lender {
-    /// Where this is: it does not move between the future's `PinnedDrop` and
-    /// its own drop (the future is pinned).
-    fn address(&self) -> usize {
-        std::ptr::from_ref(self).addr()
-    }
-
-    /// Lends the record for the drop of the future (see [`Lender`]). Without
-    /// the thread-locals (the thread is exiting), settles at once instead.
-    fn lend(&mut self, span: Option<tracing::Span>, permit: Permit, hooks: Option<Hooks>) {
-        let Some(record) = self.0.record.take() else {
-            return;
-        };
-        match current::replace(Lent::task(record)) {
-            Ok(outer) => {
-                if let Some(span) = &span {
-                    span.with_subscriber(|(id, dispatch)| dispatch.enter(id));
-                }
-                let mut left = Some(Dropping {
-                    owner: self.address(),
-                    outer,
-                    span,
-                    permit,
-                    hooks,
-                });
-                let _ = DROPPING.try_with(|dropping| dropping.borrow_mut().extend(left.take()));
-                if let Some(left) = left {
-                    self.take_back(left);
-                }
-            }
-            Err(lent) => {
-                self.0.record = lent.into_task();
-                drop(permit);
-                self.0.settle(hooks);
-            }
-        }
-    }
-
-    /// Takes the record back and settles the task, with what was left with
-    /// the thread.
-    fn take_back(&mut self, left: Dropping) {
-        let Dropping {
-            outer,
-            span,
-            permit,
-            hooks,
-            ..
-        } = left;
-        if let Some(span) = &span {
-            span.with_subscriber(|(id, dispatch)| dispatch.exit(id));
-        }
-        // Its slot of the limit goes before the task leaves the books.
-        drop(permit);
-        if let Ok(lent) = current::replace(outer) {
-            self.0.record = lent.into_task();
-        }
-        self.0.settle(hooks);
-    }
-}
-
-impl Drop for Lender {
+impl<X: Extras> Drop for Task<X> {
     fn drop(&mut self) {
-        let me = self.address();
-        let left = DROPPING
-            .try_with(|dropping| {
-                let mut dropping = dropping.borrow_mut();
-                match dropping.last() {
-                    Some(left) if left.owner == me => dropping.pop(),
-                    _ => None,
-                }
-            })
-            .ok()
-            .flatten();
-        // Otherwise it was never lent, or settled already: the member
-        // settles itself if it has not.
-        if let Some(left) = left {
-            self.take_back(left);
+        if self.record.is_settled() {
+            return;
         }
+        let hooks = self.extras.get().and_then(|extra| {
+            let extra = extra.project();
+            // Its slot of the limit goes before the task leaves the books.
+            drop(std::mem::take(extra.permit));
+            extra.hooks.take()
+        });
+        self.record.settle(hooks);
+    }
+}
+
+pin_project! {
+    /// A task's future and membership while it runs; `Done` once the runtime
+    /// has dropped it.
+    #[project = StateProj]
+    #[project_replace = StateReplace]
+    enum TaskState<F, X: Extras> {
+        Running {
+            #[pin]
+            future: CatchUnwind<F>,
+            task: Task<X>,
+        },
+        Done,
     }
 }
 
@@ -655,32 +593,38 @@ pin_project! {
     /// bounded by its timeout. The task settles when the runtime drops it,
     /// right after it returns (or when it is stopped: cancellation needs no
     /// branch here, it aborts the task), once its future has been dropped in
-    /// its scope and span (see [`Lender`]).
+    /// its scope and span.
     ///
     /// It is the user's future and one pointer, the record (`X`, an [`Extra`]
-    /// for the few tasks that need one, is `()` otherwise; `C` is a type):
-    /// a runtime's task cell grows in steps of 128 bytes, and a bare task
-    /// whose future is up to three pointers fits the first step, so a task
-    /// of two pointers spawned here stays in it as well.
-    pub(crate) struct TaskFuture<F: Future, C, X: Extras> {
+    /// for the few tasks that need one, is `()` otherwise; `C` is a type;
+    /// `Done` is the record's null): a runtime's task cell grows in steps of
+    /// 128 bytes, and a bare task whose future is up to three pointers fits
+    /// the first step, so a task of two pointers spawned here stays in it as
+    /// well.
+    pub(crate) struct TaskFuture<F, C, X: Extras> {
         #[pin]
-        future: CatchUnwind<F>,
-        extras: X,
-        task: Lender,
+        state: TaskState<F, X>,
         classify: PhantomData<fn() -> C>,
     }
 
-    impl<F: Future, C, X: Extras> PinnedDrop for TaskFuture<F, C, X> {
+    impl<F, C, X: Extras> PinnedDrop for TaskFuture<F, C, X> {
+        // The future is dropped in its scope and span, as it was polled, and
+        // only then does the task settle — also if dropping it panicked (the
+        // `Task` is moved out first, and settles as it is dropped).
         fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            let (span, permit, hooks) = match this.extras.get() {
-                Some(extra) => {
-                    let extra = extra.project();
-                    (extra.span.take(), std::mem::take(extra.permit), extra.hooks.take())
-                }
-                None => (None, Permit::default(), None),
+            let mut state = this.project().state;
+            let (record, span) = match state.as_mut().project() {
+                StateProj::Running { task, .. } => (
+                    Arc::clone(&task.record),
+                    task.extras.get().and_then(|extra| extra.project().span.take()),
+                ),
+                StateProj::Done => return,
             };
-            this.task.lend(span, permit, hooks);
+            let entered = span.as_ref().map(tracing::Span::enter);
+            let mut lent = Some(record);
+            let replaced = current::enter(&mut lent, || state.project_replace(TaskState::Done));
+            drop(entered);
+            drop(replaced);
         }
     }
 }
@@ -688,9 +632,13 @@ pin_project! {
 impl<F: Future, C, X: Extras> TaskFuture<F, C, X> {
     fn new(future: F, member: Member, extras: X) -> Self {
         TaskFuture {
-            future: CatchUnwind::new(future),
-            extras,
-            task: Lender(member),
+            state: TaskState::Running {
+                future: CatchUnwind::new(future),
+                task: Task {
+                    record: member.into_record(),
+                    extras,
+                },
+            },
             classify: PhantomData,
         }
     }
@@ -700,13 +648,15 @@ impl<F: Future, C: Classify<F::Output>, X: Extras> Future for TaskFuture<F, C, X
     type Output = TaskOutput<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let member = &mut this.task.0;
+        let StateProj::Running { future, task } = self.project().state.project() else {
+            panic!("scope-spawn: task polled after completion");
+        };
+        let Task { record, extras } = task;
         assert!(
-            member.record().outcome.load(Ordering::Relaxed) == UNSETTLED,
+            record.outcome.load(Ordering::Relaxed) == UNSETTLED,
             "scope-spawn: task polled after completion"
         );
-        let (span, mut timer, permit) = match this.extras.get() {
+        let (span, mut timer, permit) = match extras.get() {
             Some(extra) => {
                 let extra = extra.project();
                 (extra.span.as_ref(), Some(extra.timer), Some(extra.permit))
@@ -715,7 +665,7 @@ impl<F: Future, C: Classify<F::Output>, X: Extras> Future for TaskFuture<F, C, X
         };
         let _entered = span.map(tracing::Span::enter);
         if let Some(permit) = permit {
-            std::task::ready!(poll_acquire(permit, member.record(), cx));
+            std::task::ready!(poll_acquire(permit, record, cx));
         }
         if let Some(timer) = timer.as_mut() {
             if let Some(unarmed) = timer.as_mut().as_pin_mut() {
@@ -725,8 +675,8 @@ impl<F: Future, C: Classify<F::Output>, X: Extras> Future for TaskFuture<F, C, X
                 }
             }
         }
-        let future = this.future;
-        let ended = current::enter(&mut member.record, || match future.poll(cx) {
+        let mut lent = Some(Arc::clone(record));
+        let ended = current::enter(&mut lent, || match future.poll(cx) {
             Poll::Ready(Ok(out)) => Some(Ended::Output(out)),
             Poll::Ready(Err(payload)) => Some(Ended::Panicked(panic_message(&*payload))),
             Poll::Pending => timer
@@ -738,7 +688,7 @@ impl<F: Future, C: Classify<F::Output>, X: Extras> Future for TaskFuture<F, C, X
         match ended {
             // Done, or stopped by its timeout: the runtime drops the future
             // next, and the task settles then.
-            Some(ended) => Poll::Ready(member.end::<_, C>(ended)),
+            Some(ended) => Poll::Ready(record.end::<_, C>(ended)),
             None => Poll::Pending,
         }
     }
@@ -1095,7 +1045,7 @@ where
         Err(payload) => Ended::Panicked(panic_message(&*payload)),
     };
     drop(permit);
-    let out = member.end::<_, NoFailure>(ended);
+    let out = member.record().end::<_, NoFailure>(ended);
     member.settle(None);
     out
 }
