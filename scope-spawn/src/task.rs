@@ -223,19 +223,20 @@ pub(crate) type TaskOutput<T> = Result<T, Stop>;
 
 type Hooks = Box<dyn FnOnce(bool) + Send + 'static>;
 
-/// A task's membership of its scope, from admission to settlement: its
-/// record, which holds one count of the scope's [`Holds`](crate::books::Holds)
-/// and the scope itself. Settling takes the record; dropping a member that
-/// has not settled (the task was stopped — by its scope's cancellation, or
-/// aborted — or never started) settles it.
+/// A task's membership of its scope from its admission: its record, which
+/// holds one count of the scope's [`Holds`](crate::books::Holds) and the
+/// scope itself. An async task's passes to its [`Task`] when its future is
+/// built; a blocking closure keeps it until it settles. Dropping a member
+/// that has not settled (the closure was dropped without running, or the
+/// task was never spawned) settles it.
 pub(crate) struct Member {
-    /// `None` once settled, and while lent to the thread-local (see
-    /// [`current::enter`] and [`Lender`]).
+    /// `None` once settled or passed on, and while lent to the thread-local
+    /// (see [`current::enter`]).
     record: Option<Arc<TaskRecord>>,
 }
 
 impl Member {
-    /// The record, for a task that settles through it (see [`Task`]).
+    /// The record, for an async task's [`Task`].
     fn into_record(mut self) -> Arc<TaskRecord> {
         self.record
             .take()
