@@ -316,16 +316,35 @@ impl TaskRecord {
                 }
             }
         }
-        let mut lent = Some(scope);
+        let mut leaving = Leaving {
+            record: self,
+            state,
+            scope: Some(scope),
+        };
         if let Some(hooks) = hooks {
             let completed = matches!(state, COMPLETED | FAILED);
-            current::enter(&mut lent, || hooks(completed));
+            current::enter(&mut leaving.scope, || hooks(completed));
         }
+    }
+}
+
+/// A settling task leaving the books, as it is dropped: after its hooks
+/// have run — or panicked (the runtime reports that panic on the task's
+/// handle), which must not keep the task on the books for ever.
+struct Leaving<'a> {
+    record: &'a TaskRecord,
+    state: u8,
+    /// The task's scope, lent to the hooks while they run.
+    scope: Option<Scope>,
+}
+
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
         // Once a record reads as settled, the task's hooks have run and it is
         // off the books (`live_tasks`, snapshots), which is what `shutdown`
         // waits for; then it stops holding the scope, which `join` waits for.
-        self.state.store(state, Ordering::Release);
-        if let Some(scope) = lent {
+        self.record.state.store(self.state, Ordering::Release);
+        if let Some(scope) = self.scope.take() {
             scope.uncount_leaving();
         }
         crate::shutdown::task_settled();

@@ -124,6 +124,30 @@ async fn a_task_whose_future_panics_as_it_is_dropped_still_runs_its_hook_and_set
     assert!(guard.join().await.is_ok());
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_panicking_hook_is_reported_on_the_handle_and_the_task_still_settles() {
+    let guard = Scope::new();
+    let completed = guard.spawn_with_hooks(async {}, || panic!("completion hook"), || {});
+    assert_eq!(
+        completed.await,
+        Err(TaskError::Panicked("completion hook".into()))
+    );
+    let stopped = guard.spawn_with_hooks(
+        std::future::pending::<()>(),
+        || {},
+        || panic!("cancellation hook"),
+    );
+    stopped.abort();
+    assert_eq!(
+        stopped.await,
+        Err(TaskError::Panicked("cancellation hook".into()))
+    );
+    assert_eq!(guard.live_tasks(), 0);
+    // Bounded: a task that never left the books would hang `join`.
+    let joined = tokio::time::timeout(std::time::Duration::from_secs(60), guard.join()).await;
+    assert!(joined.expect("join returned").is_ok());
+}
+
 #[tokio::test]
 async fn a_refused_spawn_runs_the_cancellation_hook() {
     let log = Log::default();
