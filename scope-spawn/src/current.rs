@@ -6,12 +6,12 @@
 //! handle — and [`enter`], which moves it in for the length of one poll and
 //! back out again.
 //!
-//! This is what `tokio::task_local!` does, with one difference that matters on
-//! the spawn path: the handle is *moved* in and out (a pointer swap), so a
-//! task needs no clone of its scope for the task-local besides the one its
-//! record already holds, and no reference count is touched per poll. A task
-//! lends its record rather than a scope so that it carries one pointer in
-//! all (see `task.rs`).
+//! This is what `tokio::task_local!` does, with differences that matter on
+//! the spawn path: a lent scope is *moved* in and out (a pointer swap), no
+//! reference count touched; a task lends a clone of its record (one count up
+//! and down per poll) rather than a scope, so that the task carries one
+//! pointer in all (see `task.rs`), and its scope is cloned from the record
+//! only when [`current`] asks for it, once per poll.
 
 use std::cell::Cell;
 use std::future::Future;
