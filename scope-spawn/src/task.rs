@@ -571,7 +571,7 @@ impl Extras for Option<BoxedExtra> {
 }
 
 /// A running task's membership of its scope, and its [`Extra`] if it has
-/// one. Dropping it settles the task, with its hooks, unless it has settled.
+/// one. Dropping it settles the task, with its hooks.
 struct Task<X: Extras> {
     record: Arc<TaskRecord>,
     extras: X,
@@ -579,9 +579,6 @@ struct Task<X: Extras> {
 
 impl<X: Extras> Drop for Task<X> {
     fn drop(&mut self) {
-        if self.record.is_settled() {
-            return;
-        }
         let hooks = self.extras.get().and_then(|extra| {
             let extra = extra.project();
             // Its slot of the limit goes before the task leaves the books.
