@@ -120,6 +120,12 @@ async fn a_panic_in_a_joinset_task_reaches_the_set_as_a_panic() {
         .await;
     let err = set.join_next().await.unwrap().unwrap_err();
     assert!(err.is_panic());
+    // With its message, which the task keeps in its record on the way.
+    let payload = err.into_panic();
+    assert_eq!(
+        payload.downcast_ref::<String>().map(String::as_str),
+        Some("in the set")
+    );
     assert_eq!(guard.join().await.unwrap().failures.len(), 1);
 }
 
