@@ -115,6 +115,25 @@ async fn bare_tokio(n: usize) -> Cost {
     cost
 }
 
+/// A bare task that carries a span, as `Instrument` gives it one.
+async fn bare_tokio_with_span(n: usize) -> Cost {
+    use tracing::Instrument;
+    let started = Started::default();
+    let mut handles = Vec::with_capacity(n);
+    let ((), cost) = measure_polled(n, &started, || {
+        for _ in 0..n {
+            let body = started.body().instrument(tracing::debug_span!("task"));
+            handles.push(tokio::spawn(body).abort_handle());
+        }
+    })
+    .await;
+    for handle in &handles {
+        handle.abort();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    cost
+}
+
 async fn scope_spawn_task(n: usize) -> Cost {
     let (guard, started) = (Scope::new(), Started::default());
     let ((), cost) = measure_polled(n, &started, || {
@@ -288,6 +307,18 @@ fn main() {
         ),
     ];
 
+    // Last, as it is for the rest of the run: a subscriber that enables every
+    // span, so that each task carries one (a scope's task its `scope_task`
+    // span, the bare task the span `Instrument` gives it). The subscriber's
+    // own storage of the spans is counted for both.
+    tracing::subscriber::set_global_default(tracing_subscriber::registry())
+        .expect("no subscriber was set before");
+    let bare_span = twice(&rt, n, bare_tokio_with_span);
+    let spans: [(&str, Cost); 2] = [
+        ("tokio::spawn(_.instrument(span))", bare_span),
+        ("Scope::spawn", twice(&rt, n, scope_spawn_task)),
+    ];
+
     println!("memory: N = {n} live at once; heap bytes requested (allocated - freed) / N");
     println!();
     println!(
@@ -300,6 +331,20 @@ fn main() {
             name,
             cost.bytes,
             cost.bytes - bare.bytes,
+            cost.allocs
+        );
+    }
+    println!();
+    println!(
+        "{:<44} {:>12} {:>14} {:>12}",
+        "live task with a span (subscriber on)", "bytes/task", "over bare", "allocs/task"
+    );
+    for (name, cost) in spans {
+        println!(
+            "{:<44} {:>12.1} {:>+14.1} {:>12.2}",
+            name,
+            cost.bytes,
+            cost.bytes - bare_span.bytes,
             cost.allocs
         );
     }

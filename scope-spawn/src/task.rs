@@ -505,13 +505,23 @@ fn poll_acquire(permit: &mut Permit, record: &TaskRecord, cx: &mut Context<'_>) 
     Poll::Ready(())
 }
 
+/// What only some tasks carry: a span (when a subscriber enables spans —
+/// with one on, most tasks carry theirs), and, rarer still, a timeout, a
+/// slot of their scope's limit or hooks ([`Rare`], boxed). A task without
+/// any of them carries none of this (`X = ()` in [`TaskFuture`]); one with
+/// any carries it inline (48 bytes): its cell takes the second 128-byte
+/// step then, as a bare task's with a span does, and the span needs no
+/// allocation of its own.
+#[derive(Default)]
+pub(crate) struct Extra {
+    span: Option<tracing::Span>,
+    rare: Option<Pin<Box<Rare>>>,
+}
+
 pin_project! {
-    /// What only some tasks carry: a span (when a subscriber enables spans),
-    /// a timeout, a slot of their scope's limit, hooks. A task without any of
-    /// them carries none of this (`X = ()` in [`TaskFuture`]); one with any
-    /// carries it boxed, behind one more pointer.
-    pub(crate) struct Extra {
-        span: Option<tracing::Span>,
+    /// What few tasks carry (see [`Extra`]).
+    #[project = RareProj]
+    struct Rare {
         // The timeout bounds the run, not the wait for a slot: its timer is
         // armed when the task starts running.
         #[pin]
@@ -528,45 +538,43 @@ impl Extra {
         timeout: Option<Duration>,
         permit: Permit,
         hooks: Option<Hooks>,
-    ) -> Option<BoxedExtra> {
-        if span.is_none() && timeout.is_none() && permit.is_unlimited() && hooks.is_none() {
+    ) -> Option<Extra> {
+        let rare = (timeout.is_some() || !permit.is_unlimited() || hooks.is_some()).then(|| {
+            Box::pin(Rare {
+                timer: timeout.map(|after| Timer::Unarmed { after }),
+                permit,
+                hooks,
+            })
+        });
+        if span.is_none() && rare.is_none() {
             return None;
         }
-        Some(Box::pin(Extra {
-            span,
-            timer: timeout.map(|after| Timer::Unarmed { after }),
-            permit,
-            hooks,
-        }))
+        Some(Extra { span, rare })
+    }
+
+    /// The rare parts, if the task has them.
+    fn rare(&mut self) -> Option<RareProj<'_>> {
+        self.rare.as_mut().map(|rare| rare.as_mut().project())
     }
 }
-
-type BoxedExtra = Pin<Box<Extra>>;
 
 /// A task's [`Extra`], if it carries one: `()` for a task that does not,
 /// which makes it no larger.
 pub(crate) trait Extras: Send + 'static {
-    fn get(&mut self) -> Option<Pin<&mut Extra>>;
+    fn get(&mut self) -> Option<&mut Extra>;
 }
 
 impl Extras for () {
     #[inline]
-    fn get(&mut self) -> Option<Pin<&mut Extra>> {
+    fn get(&mut self) -> Option<&mut Extra> {
         None
     }
 }
 
-impl Extras for BoxedExtra {
+impl Extras for Extra {
     #[inline]
-    fn get(&mut self) -> Option<Pin<&mut Extra>> {
-        Some(self.as_mut())
-    }
-}
-
-impl Extras for Option<BoxedExtra> {
-    #[inline]
-    fn get(&mut self) -> Option<Pin<&mut Extra>> {
-        self.as_mut().map(Pin::as_mut)
+    fn get(&mut self) -> Option<&mut Extra> {
+        Some(self)
     }
 }
 
@@ -579,11 +587,10 @@ struct Task<X: Extras> {
 
 impl<X: Extras> Drop for Task<X> {
     fn drop(&mut self) {
-        let hooks = self.extras.get().and_then(|extra| {
-            let extra = extra.project();
+        let hooks = self.extras.get().and_then(Extra::rare).and_then(|rare| {
             // Its slot of the limit goes before the task leaves the books.
-            drop(std::mem::take(extra.permit));
-            extra.hooks.take()
+            drop(std::mem::take(rare.permit));
+            rare.hooks.take()
         });
         self.record.settle(hooks);
     }
@@ -633,7 +640,7 @@ pin_project! {
             let (record, span) = match state.as_mut().project() {
                 StateProj::Running { task, .. } => (
                     Arc::clone(&task.record),
-                    task.extras.get().and_then(|extra| extra.project().span.take()),
+                    task.extras.get().and_then(|extra| extra.span.take()),
                 ),
                 StateProj::Done => return,
             };
@@ -673,12 +680,16 @@ impl<F: Future, C: Classify<F::Output>, X: Extras> Future for TaskFuture<F, C, X
             record.outcome.load(Ordering::Relaxed) == UNSETTLED,
             "scope-spawn: task polled after completion"
         );
-        let (span, mut timer, permit) = match extras.get() {
-            Some(extra) => {
-                let extra = extra.project();
-                (extra.span.as_ref(), Some(extra.timer), Some(extra.permit))
-            }
-            None => (None, None, None),
+        let (span, rare) = match extras.get() {
+            Some(Extra { span, rare }) => (
+                span.as_ref(),
+                rare.as_mut().map(|rare| rare.as_mut().project()),
+            ),
+            None => (None, None),
+        };
+        let (mut timer, permit) = match rare {
+            Some(rare) => (Some(rare.timer), Some(rare.permit)),
+            None => (None, None),
         };
         let _entered = span.map(tracing::Span::enter);
         if let Some(permit) = permit {
@@ -929,7 +940,7 @@ impl Scope {
         &self,
         options: &TaskOptions,
         hooks: Option<Hooks>,
-    ) -> Result<(Member, Option<BoxedExtra>), TaskError> {
+    ) -> Result<(Member, Option<Extra>), TaskError> {
         let Admitted { member, permit } = match self.admit(options, false) {
             Ok(admitted) => admitted,
             Err(err) => {
@@ -963,7 +974,9 @@ impl Scope {
             scope: self,
         };
         Ok(Prepared {
-            future: TaskFuture::<F, C, _>::new(future, member, extra),
+            // Built into a `JoinSet`'s own task, so no second type: an empty
+            // `Extra` for a task that needs none.
+            future: TaskFuture::<F, C, _>::new(future, member, extra.unwrap_or_default()),
             attach,
         })
     }
