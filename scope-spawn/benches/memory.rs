@@ -67,7 +67,7 @@ fn measure<T>(n: usize, make: impl FnOnce() -> T) -> (T, Cost) {
 struct Started(Arc<AtomicUsize>);
 
 impl Started {
-    fn body(&self) -> impl Future<Output = ()> + Send + 'static {
+    fn body(&self) -> impl Future<Output = ()> + Send + use<> {
         let started = self.0.clone();
         async move {
             started.fetch_add(1, Ordering::AcqRel);
@@ -99,31 +99,29 @@ where
 // and wait for settlement so the next variant starts from an idle runtime.
 
 async fn bare_tokio(n: usize) -> Cost {
-    let started = Started::default();
-    // `AbortHandle`s to stop the tasks afterwards: no heap of their own.
-    let mut handles = Vec::with_capacity(n);
-    let ((), cost) = measure_polled(n, &started, || {
-        for _ in 0..n {
-            handles.push(tokio::spawn(started.body()).abort_handle());
-        }
-    })
-    .await;
-    for handle in &handles {
-        handle.abort();
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    cost
+    bare_tasks(n, Started::body).await
 }
 
 /// A bare task that carries a span, as `Instrument` gives it one.
 async fn bare_tokio_with_span(n: usize) -> Cost {
     use tracing::Instrument;
+    bare_tasks(n, |started| {
+        started.body().instrument(tracing::debug_span!("task"))
+    })
+    .await
+}
+
+/// N bare tasks, each running what `task` makes of the shared counter.
+async fn bare_tasks<F>(n: usize, task: impl Fn(&Started) -> F) -> Cost
+where
+    F: Future<Output = ()> + Send + 'static,
+{
     let started = Started::default();
+    // `AbortHandle`s to stop the tasks afterwards: no heap of their own.
     let mut handles = Vec::with_capacity(n);
     let ((), cost) = measure_polled(n, &started, || {
         for _ in 0..n {
-            let body = started.body().instrument(tracing::debug_span!("task"));
-            handles.push(tokio::spawn(body).abort_handle());
+            handles.push(tokio::spawn(task(&started)).abort_handle());
         }
     })
     .await;
@@ -273,6 +271,47 @@ async fn token_tracker_pair(n: usize) -> Cost {
     cost
 }
 
+/// A subscriber that enables every span and event and keeps nothing.
+struct EverySpan;
+
+impl tracing::Subscriber for EverySpan {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, _: &tracing::Event<'_>) {}
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// A table of live tasks, each against `bare`.
+fn print_tasks(heading: &str, rows: &[(&str, Cost)], bare: Cost) {
+    println!();
+    println!(
+        "{:<44} {:>12} {:>14} {:>12}",
+        heading, "bytes/task", "over bare", "allocs/task"
+    );
+    for (name, cost) in rows {
+        println!(
+            "{:<44} {:>12.1} {:>+14.1} {:>12.2}",
+            name,
+            cost.bytes,
+            cost.bytes - bare.bytes,
+            cost.allocs
+        );
+    }
+}
+
 fn main() {
     let n = if quick() { 1_000 } else { 10_000 };
     let rt = runtime();
@@ -309,10 +348,10 @@ fn main() {
 
     // Last, as it is for the rest of the run: a subscriber that enables every
     // span, so that each task carries one (a scope's task its `scope_task`
-    // span, the bare task the span `Instrument` gives it). The subscriber's
-    // own storage of the spans is counted for both.
-    tracing::subscriber::set_global_default(tracing_subscriber::registry())
-        .expect("no subscriber was set before");
+    // span, the bare task the span `Instrument` gives it). It keeps nothing
+    // per span: what a real subscriber stores depends on its pooling, not on
+    // the task.
+    tracing::subscriber::set_global_default(EverySpan).expect("no subscriber was set before");
     let bare_span = twice(&rt, n, bare_tokio_with_span);
     let spans: [(&str, Cost); 2] = [
         ("tokio::spawn(_.instrument(span))", bare_span),
@@ -320,34 +359,8 @@ fn main() {
     ];
 
     println!("memory: N = {n} live at once; heap bytes requested (allocated - freed) / N");
-    println!();
-    println!(
-        "{:<44} {:>12} {:>14} {:>12}",
-        "live task (pending, polled once)", "bytes/task", "over bare", "allocs/task"
-    );
-    for (name, cost) in tasks {
-        println!(
-            "{:<44} {:>12.1} {:>+14.1} {:>12.2}",
-            name,
-            cost.bytes,
-            cost.bytes - bare.bytes,
-            cost.allocs
-        );
-    }
-    println!();
-    println!(
-        "{:<44} {:>12} {:>14} {:>12}",
-        "live task with a span (subscriber on)", "bytes/task", "over bare", "allocs/task"
-    );
-    for (name, cost) in spans {
-        println!(
-            "{:<44} {:>12.1} {:>+14.1} {:>12.2}",
-            name,
-            cost.bytes,
-            cost.bytes - bare_span.bytes,
-            cost.allocs
-        );
-    }
+    print_tasks("live task (pending, polled once)", &tasks, bare);
+    print_tasks("live task with a span (subscriber on)", &spans, bare_span);
     println!();
     println!(
         "{:<44} {:>12} {:>14} {:>12}",
