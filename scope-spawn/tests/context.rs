@@ -227,14 +227,15 @@ fn tasks_dropped_with_their_runtime_inside_another_scope_drop_in_their_own_and_g
         let inner = Scope::new();
         let mut ids = Vec::new();
         for _ in 0..3 {
-            let tx = tx.clone();
+            // Moved in, so that it goes with the future whether or not the
+            // task was ever polled.
+            let note = NoteScopeOnDrop(tx.clone());
             drop(inner.spawn(async move {
-                let _note = NoteScopeOnDrop(tx);
+                let _note = note;
                 std::future::pending::<()>().await
             }));
             ids.push(inner.id());
         }
-        tokio::task::yield_now().await;
         (inner, ids)
     });
     outer.in_scope_sync(|| {

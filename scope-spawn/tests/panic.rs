@@ -107,15 +107,16 @@ async fn a_task_whose_future_panics_as_it_is_dropped_still_runs_its_hook_and_set
     let log = Log::default();
     let guard = Scope::new();
     let (done, cancelled) = hooks(&log);
+    // Moved in: it goes off with the future, polled or not.
+    let bomb = PanicsOnDrop;
     let task = guard.spawn_with_hooks(
-        async {
-            let _bomb = PanicsOnDrop;
+        async move {
+            let _bomb = bomb;
             std::future::pending::<()>().await
         },
         done,
         cancelled,
     );
-    tokio::task::yield_now().await;
     guard.cancel();
     // The runtime catches the drop's panic and hands it to the handle.
     assert_eq!(task.await, Err(TaskError::Panicked("dropping".into())));

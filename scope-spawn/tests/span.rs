@@ -63,11 +63,12 @@ async fn tasks_run_inside_a_span_parented_to_the_spawn_site() {
         }
     }
     let (tx, rx) = std::sync::mpsc::channel();
+    // Moved in: it goes with the future, polled or not.
+    let note = NoteSpanOnDrop(tx);
     let stopped = guard.spawn(async move {
-        let _note = NoteSpanOnDrop(tx);
+        let _note = note;
         std::future::pending::<()>().await
     });
-    tokio::task::yield_now().await;
     guard.cancel();
     assert!(stopped.await.unwrap_err().is_cancelled());
     assert_eq!(rx.try_recv(), Ok(Some("scope_task")));
