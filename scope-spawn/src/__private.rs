@@ -257,3 +257,51 @@ impl std::fmt::Debug for Entered<'_> {
         f.debug_struct("Entered").finish_non_exhaustive()
     }
 }
+
+/// How the tower layer names a request scope.
+#[derive(Debug)]
+pub enum RequestName<'a> {
+    /// The pieces joined (as [`ScopeBuilder::name_concat`] does), written
+    /// in place in the scope.
+    Joined(&'a [&'a str]),
+    /// A name made for the request.
+    Named(std::borrow::Cow<'static, str>),
+}
+
+/// The tower layer's request scope: a child of `parent`, with a timeout and
+/// a limit (`(limit, queue_limit)`) if given. Made without a
+/// [`ScopeBuilder`], whose moves from setter to setter (it is passed by
+/// value) cost more than the rest of a request scope: each copy reads back
+/// fields just written (see [`Scope::build`]). The values are checked as
+/// the builder checks them.
+#[track_caller]
+pub fn request_scope(
+    parent: &Scope,
+    name: RequestName<'_>,
+    timeout: Option<std::time::Duration>,
+    limit: Option<(usize, usize)>,
+) -> ScopeGuard {
+    assert!(
+        timeout.is_none_or(|timeout| !timeout.is_zero()),
+        "scope-spawn: a scope timeout must be greater than zero"
+    );
+    assert!(
+        limit.is_none_or(|(limit, _)| limit > 0),
+        "scope-spawn: a scope limit must be at least 1"
+    );
+    let (name, join) = match name {
+        RequestName::Joined(parts) => (crate::name::ScopeName::placeholder(), Some(parts)),
+        RequestName::Named(name) => (crate::name::ScopeName::from(name), None),
+    };
+    Scope::build(
+        crate::scope::Settings {
+            name,
+            timeout,
+            limit: limit.map(|(limit, _)| limit),
+            queue_limit: limit.map(|(_, queue_limit)| queue_limit),
+            policy: crate::Policy::default(),
+            parent: Some(parent.clone()),
+        },
+        join,
+    )
+}

@@ -173,13 +173,17 @@ impl ScopeBuilder {
     /// Builds the scope, returning the guard that owns it.
     #[track_caller]
     pub fn build(self) -> ScopeGuard {
-        Scope::build(Settings {
-            name: self.name.unwrap_or(ScopeName::Cow(Name::Borrowed("scope"))),
-            timeout: self.timeout,
-            limit: self.limit,
-            queue_limit: self.queue_limit,
-            policy: self.policy,
-            parent: self.parent,
-        })
+        let name = self.name.unwrap_or(ScopeName::Cow(Name::Borrowed("scope")));
+        Scope::build(
+            Settings {
+                name,
+                timeout: self.timeout,
+                limit: self.limit,
+                queue_limit: self.queue_limit,
+                policy: self.policy,
+                parent: self.parent,
+            },
+            None,
+        )
     }
 }

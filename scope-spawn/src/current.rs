@@ -139,6 +139,22 @@ pub(crate) fn current() -> Option<Scope> {
         .flatten()
 }
 
+/// Whether `scope` is the scope lent to this thread (not one merely cloned
+/// from a task's record): entering it again would change nothing.
+#[inline]
+pub(crate) fn is_lent(scope: &Scope) -> bool {
+    CURRENT
+        .try_with(|current| {
+            let lent = current.scope.take();
+            let same = lent
+                .as_ref()
+                .is_some_and(|lent| Arc::ptr_eq(&lent.inner, &scope.inner));
+            current.scope.set(lent);
+            same
+        })
+        .unwrap_or(false)
+}
+
 /// Runs `f` with the scope in `slot` (or the scope of the task whose record
 /// is in it) as the current scope. The handle is moved into the thread-local
 /// and back into `slot` when `f` returns or unwinds; meanwhile `slot` is

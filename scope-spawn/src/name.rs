@@ -40,19 +40,47 @@ impl ScopeName {
     /// Joins `parts`, inline when the result is short enough; cheaper than
     /// formatting.
     pub(crate) fn concat(parts: &[&str]) -> Self {
-        let mut inline = Inline {
+        let mut name = ScopeName::blank();
+        name.join_in_place(parts);
+        name
+    }
+
+    /// An empty name, inline: for [`join_in_place`](Self::join_in_place).
+    pub(crate) const fn blank() -> Self {
+        ScopeName::Inline {
             len: 0,
             bytes: [0; INLINE],
+        }
+    }
+
+    /// A name that stands in for one joined in place (see
+    /// [`Scope::build`](crate::Scope)): cheap to write, never read.
+    pub(crate) const fn placeholder() -> Self {
+        ScopeName::Cow(Cow::Borrowed(""))
+    }
+
+    /// Makes a [`blank`](Self::blank) name the join of `parts`, writing the
+    /// bytes where the name is (inline when they fit). A per-request name is
+    /// written this way into its scope's allocation, never to be moved: wide
+    /// moves of bytes just written piece by piece would wait for those
+    /// writes to reach the cache (a failed store-to-load forward), which cost
+    /// more than the whole join.
+    pub(crate) fn join_in_place(&mut self, parts: &[&str]) {
+        let ScopeName::Inline { len, bytes } = self else {
+            *self = ScopeName::Cow(Cow::Owned(parts.concat()));
+            return;
         };
+        let mut end = usize::from(*len);
         for part in parts {
-            if inline.write_str(part).is_err() {
-                return ScopeName::Cow(Cow::Owned(parts.concat()));
-            }
+            let Some(slot) = bytes.get_mut(end..end + part.len()) else {
+                *self = ScopeName::Cow(Cow::Owned(parts.concat()));
+                return;
+            };
+            copy_short(slot, part.as_bytes());
+            end += part.len();
         }
-        ScopeName::Inline {
-            len: inline.len as u8,
-            bytes: inline.bytes,
-        }
+        // `end <= INLINE < 256`.
+        *len = end as u8;
     }
 }
 

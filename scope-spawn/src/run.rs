@@ -39,9 +39,13 @@ pin_project! {
 }
 
 /// Runs `f` in the scope of a run: lent by its guard, or from its handle.
+/// A run within a scope that is lent to the thread already — a handler run
+/// in its request's scope, inside the tower layer's response future, which
+/// lent it — runs `f` as it is.
 fn enter<R>(guard: &mut Option<ScopeGuard>, scope: &mut Option<Scope>, f: impl FnOnce() -> R) -> R {
     match guard {
         Some(guard) => guard.enter(f),
+        None if scope.as_ref().is_some_and(current::is_lent) => f(),
         None => current::enter(scope, f),
     }
 }
@@ -95,30 +99,42 @@ impl<F> ScopeRun<F> {
 }
 
 impl<F: Future> ScopeRun<F> {
-    /// Polls the run like the future does, but at completion hands its guard
-    /// back instead of ending the scope: for the tower layer, whose request
-    /// scope may live on in the response body. Not public API.
+    /// Polls the run like the future does, but at completion keeps its guard
+    /// (take it with [`take_guard`](Self::take_guard)) instead of ending the
+    /// scope: for the tower layer, whose request scope may live on in the
+    /// response body. The output is handed on as it is, not wrapped with
+    /// the guard: each wrapping would copy the response once more. Not
+    /// public API.
     #[doc(hidden)]
-    pub fn poll_keeping_guard(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<(F::Output, Option<ScopeGuard>)> {
+    #[inline]
+    pub fn poll_run(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let mut inner = this.inner;
-        let out = std::task::ready!(enter(this.guard, this.scope, || {
+        let poll = enter(this.guard, this.scope, || {
             current::poll_once(inner.as_mut(), cx, "scope-spawn: ScopeRun")
-        }));
-        *this.scope = None;
-        Poll::Ready((out, this.guard.take()))
+        });
+        if poll.is_ready() {
+            *this.scope = None;
+        }
+        poll
+    }
+
+    /// The run's guard, once [`poll_run`](Self::poll_run) is ready: `None`
+    /// for a run in a scope it does not own, or if taken before. Not public
+    /// API.
+    #[doc(hidden)]
+    #[inline]
+    pub fn take_guard(self: Pin<&mut Self>) -> Option<ScopeGuard> {
+        self.project().guard.take()
     }
 }
 
 impl<F: Future> Future for ScopeRun<F> {
     type Output = F::Output;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let (out, guard) = std::task::ready!(self.poll_keeping_guard(cx));
-        if let Some(guard) = guard {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let out = std::task::ready!(self.as_mut().poll_run(cx));
+        if let Some(guard) = self.take_guard() {
             guard.end_with(CancelReason::Completed);
         }
         Poll::Ready(out)

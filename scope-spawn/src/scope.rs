@@ -311,12 +311,36 @@ impl ScopeInner {
 }
 
 pub(crate) struct Settings {
+    /// The name, unless it is joined in place (see [`Scope::build`]).
     pub(crate) name: ScopeName,
     pub(crate) timeout: Option<Duration>,
     pub(crate) limit: Option<usize>,
     pub(crate) queue_limit: Option<usize>,
     pub(crate) policy: Policy,
     pub(crate) parent: Option<Scope>,
+}
+
+impl ScopeInner {
+    /// A new scope's small part before its own fields are filled in (see
+    /// [`Scope::build`]): a kept child of nothing, named with a blank
+    /// inline name.
+    #[inline]
+    fn blank() -> Self {
+        ScopeInner {
+            holds: Holds::new(true),
+            cancelled: AtomicBool::new(false),
+            aborting: AtomicBool::new(false),
+            timer_pending: AtomicBool::new(true),
+            deferred: AtomicBool::new(false),
+            activation: AtomicU8::new(IDLE),
+            policy: Policy::Supervise,
+            reason: ReasonCell::default(),
+            parent: None,
+            id: ScopeId(0),
+            name: ScopeName::blank(),
+            rest: OnceBox::new(),
+        }
+    }
 }
 
 impl Scope {
@@ -351,14 +375,16 @@ impl Scope {
         ScopeBuilder::new().parent(self).build()
     }
 
-    pub(crate) fn build(settings: Settings) -> ScopeGuard {
+    /// Builds a scope with `settings`, its name joined in place from `join`
+    /// if that is given (see [`ScopeName::join_in_place`]).
+    pub(crate) fn build(settings: Settings, join: Option<&[&str]>) -> ScopeGuard {
         let Settings {
-            name,
             timeout,
             limit,
             queue_limit,
             policy,
             parent,
+            ..
         } = settings;
         let now = (timeout.is_some() || parent.is_none()).then(Instant::now);
         let own_deadline = timeout.and_then(|t| now?.checked_add(t));
@@ -381,20 +407,27 @@ impl Scope {
             made.lock_state().ending = born_ended;
             let _ = rest.set(Box::new(made));
         }
-        let inner = Arc::new(ScopeInner {
-            id,
-            name,
-            parent,
-            cancelled: AtomicBool::new(false),
-            reason: ReasonCell::default(),
-            timer_pending: AtomicBool::new(true),
-            deferred: AtomicBool::new(false),
-            policy,
-            holds: Holds::new(!born_ended),
-            activation: AtomicU8::new(IDLE),
-            aborting: AtomicBool::new(false),
-            rest,
-        });
+        // The small part is made blank, from constants, where the `Arc`
+        // puts it, and then filled in there: made on the stack and copied,
+        // its fields (bytes, and a joined name written piece by piece) would
+        // be read back right after in wide moves that wait for those narrow
+        // writes (failed store-to-load forwards), which cost more than the
+        // rest of the build.
+        let mut inner = Arc::new(ScopeInner::blank());
+        let fresh = Arc::get_mut(&mut inner).expect("a scope just made has no other handle");
+        fresh.id = id;
+        fresh.parent = parent;
+        fresh.policy = policy;
+        fresh.rest = rest;
+        if born_ended {
+            fresh.holds = Holds::new(false);
+        }
+        // The name in `settings` is read only if it is the name: when it is
+        // joined here, it is a placeholder that nobody wrote for reading.
+        match join {
+            Some(parts) => fresh.name.join_in_place(parts),
+            None => fresh.name = settings.name,
+        }
         ScopeGuard {
             scope: Some(Scope { inner }),
             kept: !born_ended,

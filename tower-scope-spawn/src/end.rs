@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+use http::Response;
 use http_body::Body;
 use scope_spawn::ScopeGuard;
 
@@ -20,9 +21,12 @@ pub trait ScopeEnd: sealed::Sealed + fmt::Debug + Send + Sync + 'static {
     /// The body of the responses, for an inner body `B`.
     type Body<B: Body>: Body<Data = B::Data, Error = B::Error>;
 
-    /// Ends the request scope now, or hands its guard to the body.
+    /// Ends the request scope now, or hands its guard to the body. (The
+    /// default returns the response as it is: taken apart and put back
+    /// together, it would be copied twice more.)
     #[doc(hidden)]
-    fn finish<B: Body>(body: B, guard: Option<ScopeGuard>) -> Self::Body<B>;
+    fn finish<B: Body>(response: Response<B>, guard: Option<ScopeGuard>)
+    -> Response<Self::Body<B>>;
 
     #[doc(hidden)]
     const UNTIL_BODY_END: bool;
@@ -41,9 +45,9 @@ pub struct AtBodyEnd;
 impl ScopeEnd for AtResponse {
     type Body<B: Body> = B;
 
-    fn finish<B: Body>(body: B, guard: Option<ScopeGuard>) -> B {
+    fn finish<B: Body>(response: Response<B>, guard: Option<ScopeGuard>) -> Response<B> {
         complete(guard);
-        body
+        response
     }
 
     const UNTIL_BODY_END: bool = false;
@@ -52,8 +56,8 @@ impl ScopeEnd for AtResponse {
 impl ScopeEnd for AtBodyEnd {
     type Body<B: Body> = ScopeBody<B>;
 
-    fn finish<B: Body>(body: B, guard: Option<ScopeGuard>) -> ScopeBody<B> {
-        ScopeBody::from_parts(body, guard)
+    fn finish<B: Body>(response: Response<B>, guard: Option<ScopeGuard>) -> Response<ScopeBody<B>> {
+        response.map(|body| ScopeBody::from_parts(body, guard))
     }
 
     const UNTIL_BODY_END: bool = true;

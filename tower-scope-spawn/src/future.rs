@@ -52,9 +52,11 @@ where
     type Output = Result<Response<E::Body<B>>, Err>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let (result, guard) = ready!(self.project().run.poll_keeping_guard(cx));
+        let mut run = self.project().run;
+        let result = ready!(run.as_mut().poll_run(cx));
+        let guard = run.take_guard();
         Poll::Ready(match result {
-            Ok(response) => Ok(response.map(|body| E::finish(body, guard))),
+            Ok(response) => Ok(E::finish(response, guard)),
             Err(err) => {
                 complete(guard);
                 Err(err)

@@ -1,5 +1,6 @@
 //! [`ScopeSpawnService`]: the middleware that runs each request in its own scope.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -7,7 +8,8 @@ use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use http_body::Body;
-use scope_spawn::{Scope, ScopeBuilder};
+use scope_spawn::__private::{RequestName, request_scope};
+use scope_spawn::Scope;
 use tower_service::Service;
 
 use crate::ScopeSpawnLayer;
@@ -120,33 +122,41 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let config = &*self.config;
-        let mut builder = match &config.naming {
-            // A short name is kept inline in the scope: no allocation per request.
-            Naming::MethodPath => {
-                Scope::builder().name_concat(&[req.method().as_str(), " ", req.uri().path()])
+        let current;
+        let parent = match &config.parent {
+            Some(parent) => parent,
+            None => {
+                current = Scope::current().unwrap_or_else(Scope::global);
+                &current
             }
-            Naming::Fixed(name) => Scope::builder().name(name.clone()),
+        };
+        let limit = config.max_tasks.map(|max_tasks| {
+            let queued = config
+                .max_queued
+                .unwrap_or(ScopeSpawnLayer::DEFAULT_MAX_QUEUED);
+            (max_tasks, queued)
+        });
+        let mut guard = match &config.naming {
+            // A short name is kept inline in the scope, written there in
+            // place: no allocation per request.
+            Naming::MethodPath => request_scope(
+                parent,
+                RequestName::Joined(&[req.method().as_str(), " ", req.uri().path()]),
+                config.timeout,
+                limit,
+            ),
+            Naming::Fixed(name) => request_scope(
+                parent,
+                RequestName::Named(name.clone()),
+                config.timeout,
+                limit,
+            ),
             Naming::With(make_name) => {
-                let builder;
-                (builder, req) = named_with(&**make_name, req);
-                builder
+                let name;
+                (name, req) = named_with(&**make_name, req);
+                request_scope(parent, RequestName::Named(name), config.timeout, limit)
             }
         };
-        builder = match &config.parent {
-            Some(parent) => builder.parent(parent),
-            None => builder.parent(&Scope::current().unwrap_or_else(Scope::global)),
-        };
-        if let Some(timeout) = config.timeout {
-            builder = builder.timeout(timeout);
-        }
-        if let Some(max_tasks) = config.max_tasks {
-            builder = builder.limit(max_tasks).queue_limit(
-                config
-                    .max_queued
-                    .unwrap_or(ScopeSpawnLayer::DEFAULT_MAX_QUEUED),
-            );
-        }
-        let mut guard = builder.build();
 
         req.extensions_mut().insert(Scope::clone(&guard));
         let entered = scope_spawn::__private::entered(&mut guard);
@@ -156,14 +166,14 @@ where
     }
 }
 
-/// A builder named by the layer's naming function, which sees the request's
-/// parts: the request is taken apart and put back together (only in this
-/// mode, so that the common one does not move the request around).
+/// The name the layer's naming function gives the request, which it sees
+/// the parts of: the request is taken apart and put back together (only in
+/// this mode, so that the common one does not move the request around).
 #[cold]
-fn named_with<B>(make_name: &NameFn, req: Request<B>) -> (ScopeBuilder, Request<B>) {
+fn named_with<B>(make_name: &NameFn, req: Request<B>) -> (Cow<'static, str>, Request<B>) {
     let (parts, body) = req.into_parts();
-    let builder = Scope::builder().name(make_name(&parts));
-    (builder, Request::from_parts(parts, body))
+    let name = make_name(&parts);
+    (name, Request::from_parts(parts, body))
 }
 
 impl<S: fmt::Debug, E: ScopeEnd> fmt::Debug for ScopeSpawnService<S, E> {

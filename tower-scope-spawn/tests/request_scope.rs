@@ -59,6 +59,17 @@ async fn the_default_name_is_the_method_and_the_path_without_the_query() {
 }
 
 #[tokio::test]
+async fn a_default_name_too_long_to_keep_inline_is_kept_whole() {
+    // Short names are written into the scope itself; longer ones are
+    // allocated, and every length in between is one or the other.
+    for len in [1, 30, 33, 34, 35, 36, 40, 200] {
+        let path = format!("/{}", "p".repeat(len - 1));
+        let scope = scope_of(ScopeSpawnLayer::new(), &path).await;
+        assert_eq!(scope.name(), format!("GET {path}"), "a path of {len} bytes");
+    }
+}
+
+#[tokio::test]
 async fn name_gives_every_request_scope_the_same_name() {
     let scope = scope_of(ScopeSpawnLayer::new().name("api"), "/users/7").await;
     assert_eq!(scope.name(), "api");
