@@ -264,36 +264,45 @@ impl Drop for Member {
 }
 
 impl TaskRecord {
-    /// Records how the task ended itself, and reports its failure; it
-    /// settles with this outcome (see [`settle`](TaskRecord::settle)).
-    /// Returns the task's output.
-    fn end<T, C: Classify<T>>(&self, ended: Ended<T>) -> TaskOutput<T> {
-        let (state, failure, out) = match ended {
-            Ended::Output(out) => match C::failure(&out) {
-                None => (COMPLETED, None, Ok(out)),
-                Some(message) => (FAILED, Some(FailureKind::Error(message)), Ok(out)),
-            },
-            Ended::Panicked(message) => {
-                let _ = self.details.set(Box::new(Details::Panic(message.clone())));
-                (
-                    PANICKED,
-                    Some(FailureKind::Panicked(message)),
-                    Err(Stop::Panicked),
-                )
-            }
-            Ended::TimedOut => (TIMED_OUT, None, Err(Stop::TimedOut)),
-        };
-        self.outcome.store(state, Ordering::Relaxed);
-        if let Some(kind) = failure {
-            if let Some(scope) = self.scope() {
-                scope.report_failure(TaskFailure {
-                    id: self.id,
-                    name: self.name.clone(),
-                    kind,
-                });
-            }
+    /// Records that the task's future returned `out`, and reports it if it
+    /// is a failure; it settles with this outcome (see
+    /// [`settle`](TaskRecord::settle)). The output stays where it is: handed
+    /// through here and back, it would be copied twice more, and read back
+    /// right after it was written (a failed store-to-load forward).
+    #[inline]
+    fn returned<T, C: Classify<T>>(&self, out: &T) {
+        match C::failure(out) {
+            None => self.outcome.store(COMPLETED, Ordering::Relaxed),
+            Some(message) => self.failed(FAILED, FailureKind::Error(message)),
         }
-        out
+    }
+
+    /// Records that the task's future panicked with `message`, and reports
+    /// it; the task's output is then `Err(Stop::Panicked)`.
+    #[cold]
+    fn panicked(&self, message: String) {
+        let _ = self.details.set(Box::new(Details::Panic(message.clone())));
+        self.failed(PANICKED, FailureKind::Panicked(message));
+    }
+
+    /// Records that the task's timeout stopped it; its output is then
+    /// `Err(Stop::TimedOut)`.
+    #[cold]
+    fn timed_out(&self) {
+        self.outcome.store(TIMED_OUT, Ordering::Relaxed);
+    }
+
+    /// Records a failure as the task's outcome, and reports it to its scope.
+    #[cold]
+    fn failed(&self, state: u8, kind: FailureKind) {
+        self.outcome.store(state, Ordering::Relaxed);
+        if let Some(scope) = self.scope() {
+            scope.report_failure(TaskFailure {
+                id: self.id,
+                name: self.name.clone(),
+                kind,
+            });
+        }
     }
 
     /// Settles the task, once: with the outcome it ended itself with, or, if
@@ -349,13 +358,6 @@ impl Drop for Leaving<'_> {
         }
         crate::shutdown::task_settled();
     }
-}
-
-/// How a task ended itself.
-enum Ended<T> {
-    Output(T),
-    Panicked(String),
-    TimedOut,
 }
 
 /// Whether a task's output counts as a failure (see [`Scope::try_spawn`]): a
@@ -704,20 +706,32 @@ impl<F: Future, C: Classify<F::Output>, X: Extras> Future for TaskFuture<F, C, X
             }
         }
         let mut lent = Some(Arc::clone(record));
-        let ended = current::enter(&mut lent, || match future.poll(cx) {
-            Poll::Ready(Ok(out)) => Some(Ended::Output(out)),
-            Poll::Ready(Err(payload)) => Some(Ended::Panicked(panic_message(&*payload))),
-            Poll::Pending => timer
-                .as_mut()
-                .and_then(|timer| timer.as_mut().as_pin_mut())
-                .is_some_and(|timer| timer.poll_elapsed(cx))
-                .then_some(Ended::TimedOut),
-        });
-        match ended {
-            // Done, or stopped by its timeout: the runtime drops the future
-            // next, and the task settles then.
-            Some(ended) => Poll::Ready(record.end::<_, C>(ended)),
-            None => Poll::Pending,
+        let poll = {
+            let _current = current::Entered::new(&mut lent);
+            future.poll(cx)
+        };
+        // Done, or stopped by its timeout: the runtime drops the future next,
+        // and the task settles then.
+        match poll {
+            Poll::Ready(Ok(out)) => {
+                record.returned::<_, C>(&out);
+                Poll::Ready(Ok(out))
+            }
+            Poll::Ready(Err(payload)) => {
+                record.panicked(panic_message(&*payload));
+                Poll::Ready(Err(Stop::Panicked))
+            }
+            Poll::Pending => {
+                let timed_out = timer
+                    .as_mut()
+                    .and_then(|timer| timer.as_mut().as_pin_mut())
+                    .is_some_and(|timer| timer.poll_elapsed(cx));
+                if !timed_out {
+                    return Poll::Pending;
+                }
+                record.timed_out();
+                Poll::Ready(Err(Stop::TimedOut))
+            }
         }
     }
 }
@@ -1064,18 +1078,25 @@ where
     F: FnOnce() -> T,
 {
     let _entered = span.enter();
-    let ended = match std::panic::catch_unwind(AssertUnwindSafe(|| {
+    let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
         if context {
             current::enter(&mut member.record, f)
         } else {
             f()
         }
-    })) {
-        Ok(out) => Ended::Output(out),
-        Err(payload) => Ended::Panicked(panic_message(&*payload)),
-    };
+    }));
     drop(permit);
-    let out = member.record().end::<_, NoFailure>(ended);
+    let record = member.record();
+    let out = match ran {
+        Ok(out) => {
+            record.returned::<_, NoFailure>(&out);
+            Ok(out)
+        }
+        Err(payload) => {
+            record.panicked(panic_message(&*payload));
+            Err(Stop::Panicked)
+        }
+    };
     member.settle(None);
     out
 }
