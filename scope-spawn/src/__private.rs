@@ -261,8 +261,9 @@ impl std::fmt::Debug for Entered<'_> {
 /// How the tower layer names a request scope.
 #[derive(Debug)]
 pub enum RequestName<'a> {
-    /// The pieces joined (as [`ScopeBuilder::name_concat`] does), written
-    /// in place in the scope.
+    /// The pieces joined (as
+    /// [`ScopeBuilder::name_concat`](crate::ScopeBuilder::name_concat)
+    /// does), written in place in the scope.
     Joined(&'a [&'a str]),
     /// A name made for the request.
     Named(std::borrow::Cow<'static, str>),
@@ -270,10 +271,10 @@ pub enum RequestName<'a> {
 
 /// The tower layer's request scope: a child of `parent`, with a timeout and
 /// a limit (`(limit, queue_limit)`) if given. Made without a
-/// [`ScopeBuilder`], whose moves from setter to setter (it is passed by
-/// value) cost more than the rest of a request scope: each copy reads back
-/// fields just written (see [`Scope::build`]). The values are checked as
-/// the builder checks them.
+/// [`ScopeBuilder`](crate::ScopeBuilder), whose moves from setter to setter
+/// (it is passed by value) cost more than the rest of a request scope: each
+/// copy reads back fields just written. The values are checked as the
+/// builder checks them.
 #[track_caller]
 pub fn request_scope(
     parent: &Scope,
