@@ -139,8 +139,9 @@ pub(crate) fn current() -> Option<Scope> {
         .flatten()
 }
 
-/// Whether `scope` is the scope lent to this thread (not one merely cloned
-/// from a task's record): entering it again would change nothing.
+/// Whether `scope` is in this thread's scope cell — lent, or cloned there
+/// from the running task's record by [`current`]: entering it again would
+/// change nothing that [`current`] reads.
 #[inline]
 pub(crate) fn is_lent(scope: &Scope) -> bool {
     CURRENT

@@ -407,12 +407,12 @@ impl Scope {
             made.lock_state().ending = born_ended;
             let _ = rest.set(Box::new(made));
         }
-        // The small part is made blank, from constants, where the `Arc`
-        // puts it, and then filled in there: made on the stack and copied,
-        // its fields (bytes, and a joined name written piece by piece) would
-        // be read back right after in wide moves that wait for those narrow
-        // writes (failed store-to-load forwards), which cost more than the
-        // rest of the build.
+        // The small part is allocated blank and filled in where it is. Made
+        // whole on the stack and copied instead, its fields — a joined name
+        // written piece by piece, the flag bytes — would be read back right
+        // after in wide moves that wait for those narrow writes (failed
+        // store-to-load forwards), which cost more than the rest of the
+        // build.
         let mut inner = Arc::new(ScopeInner::blank());
         let fresh = Arc::get_mut(&mut inner).expect("a scope just made has no other handle");
         fresh.id = id;
@@ -422,8 +422,8 @@ impl Scope {
         if born_ended {
             fresh.holds = Holds::new(false);
         }
-        // The name in `settings` is read only if it is the name: when it is
-        // joined here, it is a placeholder that nobody wrote for reading.
+        // When the name is joined here, `settings.name` is a placeholder,
+        // and is not read.
         match join {
             Some(parts) => fresh.name.join_in_place(parts),
             None => fresh.name = settings.name,
