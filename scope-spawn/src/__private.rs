@@ -282,14 +282,12 @@ pub fn request_scope(
     timeout: Option<std::time::Duration>,
     limit: Option<(usize, usize)>,
 ) -> ScopeGuard {
-    assert!(
-        timeout.is_none_or(|timeout| !timeout.is_zero()),
-        "scope-spawn: a scope timeout must be greater than zero"
-    );
-    assert!(
-        limit.is_none_or(|(limit, _)| limit > 0),
-        "scope-spawn: a scope limit must be at least 1"
-    );
+    if let Some(timeout) = timeout {
+        crate::builder::check_timeout(timeout);
+    }
+    if let Some((limit, _)) = limit {
+        crate::builder::check_limit(limit);
+    }
     let (name, join) = match name {
         RequestName::Joined(parts) => (crate::name::ScopeName::placeholder(), Some(parts)),
         RequestName::Named(name) => (crate::name::ScopeName::from(name), None),

@@ -122,10 +122,7 @@ impl ScopeBuilder {
     #[track_caller]
     #[inline]
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        assert!(
-            !timeout.is_zero(),
-            "scope-spawn: a scope timeout must be greater than zero"
-        );
+        check_timeout(timeout);
         self.timeout = Some(timeout);
         self
     }
@@ -140,7 +137,7 @@ impl ScopeBuilder {
     #[track_caller]
     #[inline]
     pub fn limit(mut self, limit: usize) -> Self {
-        assert!(limit > 0, "scope-spawn: a scope limit must be at least 1");
+        check_limit(limit);
         self.limit = Some(limit);
         self
     }
@@ -186,4 +183,21 @@ impl ScopeBuilder {
             None,
         )
     }
+}
+
+/// Panics, naming the setting, if a scope's `timeout` is zero.
+#[track_caller]
+#[inline]
+pub(crate) fn check_timeout(timeout: Duration) {
+    assert!(
+        !timeout.is_zero(),
+        "scope-spawn: a scope timeout must be greater than zero"
+    );
+}
+
+/// Panics, naming the setting, if a scope's `limit` is zero.
+#[track_caller]
+#[inline]
+pub(crate) fn check_limit(limit: usize) {
+    assert!(limit > 0, "scope-spawn: a scope limit must be at least 1");
 }
