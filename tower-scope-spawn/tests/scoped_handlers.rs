@@ -69,3 +69,14 @@ async fn without_the_layer_every_scope_position_gets_the_handlers_own_scope() {
     assert_eq!(get_text(&router, "/last/7").await, "last 7");
     assert_eq!(get_text(&router, "/first/8").await, "first 8");
 }
+
+#[tokio::test]
+async fn a_request_scope_put_in_the_extensions_by_other_middleware_is_entered_by_the_handler() {
+    // Nothing makes this scope current around the handler, as the layer
+    // would: the handler's own run has to enter it.
+    let scope = Scope::builder().name("from an extension").build();
+    let router = routes().layer(axum::Extension(Scope::clone(&scope)));
+    assert_eq!(get_text(&router, "/only").await, "from an extension");
+    assert_eq!(get_text(&router, "/last/7").await, "from an extension 7");
+    assert_eq!(get_text(&router, "/first/8").await, "from an extension 8");
+}
