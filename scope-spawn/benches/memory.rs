@@ -132,11 +132,49 @@ where
     cost
 }
 
+/// A bare task whose body runs under `tokio::time::timeout`: its `Sleep`
+/// inline in the task.
+async fn bare_tokio_with_timeout(n: usize) -> Cost {
+    bare_tasks(n, |started| {
+        let body = tokio::time::timeout(AN_HOUR, started.body());
+        async move {
+            let _ = body.await;
+        }
+    })
+    .await
+}
+
 async fn scope_spawn_task(n: usize) -> Cost {
-    let (guard, started) = (Scope::new(), Started::default());
+    scoped_tasks(n, Scope::new(), |scope, started| {
+        drop(scope.spawn(started.body()))
+    })
+    .await
+}
+
+/// Tasks of a scope whose limit they all fit in: each holds a slot of it.
+async fn scope_spawn_limited(n: usize) -> Cost {
+    scoped_tasks(n, Scope::builder().limit(n).build(), |scope, started| {
+        drop(scope.spawn(started.body()))
+    })
+    .await
+}
+
+/// Tasks with a timeout, whose timer is armed once they run.
+async fn scope_spawn_timeout(n: usize) -> Cost {
+    scoped_tasks(n, Scope::new(), |scope, started| {
+        drop(scope.task().timeout(AN_HOUR).spawn(started.body()))
+    })
+    .await
+}
+
+const AN_HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// N tasks spawned into `guard`'s scope by `spawn`.
+async fn scoped_tasks(n: usize, guard: ScopeGuard, spawn: impl Fn(&Scope, &Started)) -> Cost {
+    let started = Started::default();
     let ((), cost) = measure_polled(n, &started, || {
         for _ in 0..n {
-            drop(guard.spawn(started.body()));
+            spawn(&guard, &started);
         }
     })
     .await;
@@ -334,6 +372,18 @@ fn main() {
             twice(&rt, n, scope_spawn_0_1),
         ),
     ];
+    let limited: [(&str, Cost); 2] = [
+        ("tokio::spawn (bare task)", bare),
+        ("Scope::spawn", twice(&rt, n, scope_spawn_limited)),
+    ];
+    let bare_timed = twice(&rt, n, bare_tokio_with_timeout);
+    let timed: [(&str, Cost); 2] = [
+        ("tokio::spawn(timeout(_, _))", bare_timed),
+        (
+            "scope.task().timeout(_).spawn",
+            twice(&rt, n, scope_spawn_timeout),
+        ),
+    ];
     let scopes: [(&str, Cost); 3] = [
         (
             "request scope (named child of a root)",
@@ -361,6 +411,8 @@ fn main() {
     println!("memory: N = {n} live at once; heap bytes requested (allocated - freed) / N");
     print_tasks("live task (pending, polled once)", &tasks, bare);
     print_tasks("live task with a span (subscriber on)", &spans, bare_span);
+    print_tasks("live task of a scope with a limit", &limited, bare);
+    print_tasks("live task with a timeout (armed)", &timed, bare_timed);
     println!();
     println!(
         "{:<44} {:>12} {:>14} {:>12}",

@@ -517,20 +517,19 @@ fn poll_acquire(permit: &mut Permit, record: &TaskRecord, cx: &mut Context<'_>) 
 #[derive(Default)]
 pub(crate) struct Extra {
     span: Option<tracing::Span>,
-    rare: Option<Pin<Box<Rare>>>,
+    rare: Option<Box<Rare>>,
 }
 
-pin_project! {
-    /// What few tasks carry (see [`Extra`]).
-    #[project = RareProj]
-    struct Rare {
-        // The timeout bounds the run, not the wait for a slot: its timer is
-        // armed when the task starts running.
-        #[pin]
-        timer: Option<Timer>,
-        permit: Permit,
-        hooks: Option<Hooks>,
-    }
+/// What few tasks carry (see [`Extra`]): 56 bytes, whichever of them a task
+/// has — its timer's `Sleep` (112 bytes) is boxed on its own when it is
+/// armed, so that a task with only a slot of a limit (every task of a
+/// request under the layer's `max_tasks`) does not carry it unused.
+struct Rare {
+    // The timeout bounds the run, not the wait for a slot: its timer is
+    // armed when the task starts running.
+    timer: Option<Timer>,
+    permit: Permit,
+    hooks: Option<Hooks>,
 }
 
 impl Extra {
@@ -542,7 +541,7 @@ impl Extra {
         hooks: Option<Hooks>,
     ) -> Option<Extra> {
         let rare = (timeout.is_some() || !permit.is_unlimited() || hooks.is_some()).then(|| {
-            Box::pin(Rare {
+            Box::new(Rare {
                 timer: timeout.map(|after| Timer::Unarmed { after }),
                 permit,
                 hooks,
@@ -555,8 +554,8 @@ impl Extra {
     }
 
     /// The rare parts, if the task has them.
-    fn rare(&mut self) -> Option<RareProj<'_>> {
-        self.rare.as_mut().map(|rare| rare.as_mut().project())
+    fn rare(&mut self) -> Option<&mut Rare> {
+        self.rare.as_deref_mut()
     }
 }
 
@@ -591,7 +590,7 @@ impl<X: Extras> Drop for Task<X> {
     fn drop(&mut self) {
         let hooks = self.extras.get().and_then(Extra::rare).and_then(|rare| {
             // Its slot of the limit goes before the task leaves the books.
-            drop(std::mem::take(rare.permit));
+            drop(std::mem::take(&mut rare.permit));
             rare.hooks.take()
         });
         self.record.settle(hooks);
@@ -683,14 +682,11 @@ impl<F: Future, C: Classify<F::Output>, X: Extras> Future for TaskFuture<F, C, X
             "scope-spawn: task polled after completion"
         );
         let (span, rare) = match extras.get() {
-            Some(Extra { span, rare }) => (
-                span.as_ref(),
-                rare.as_mut().map(|rare| rare.as_mut().project()),
-            ),
+            Some(Extra { span, rare }) => (span.as_ref(), rare.as_deref_mut()),
             None => (None, None),
         };
         let (mut timer, permit) = match rare {
-            Some(rare) => (Some(rare.timer), Some(rare.permit)),
+            Some(Rare { timer, permit, .. }) => (Some(timer), Some(permit)),
             None => (None, None),
         };
         let _entered = span.map(tracing::Span::enter);
@@ -698,10 +694,10 @@ impl<F: Future, C: Classify<F::Output>, X: Extras> Future for TaskFuture<F, C, X
             std::task::ready!(poll_acquire(permit, record, cx));
         }
         if let Some(timer) = timer.as_mut() {
-            if let Some(unarmed) = timer.as_mut().as_pin_mut() {
+            if let Some(unarmed) = timer.as_mut() {
                 if !unarmed.arm() {
                     // Too far away to represent: no timeout.
-                    timer.set(None);
+                    **timer = None;
                 }
             }
         }
@@ -723,8 +719,7 @@ impl<F: Future, C: Classify<F::Output>, X: Extras> Future for TaskFuture<F, C, X
             }
             Poll::Pending => {
                 let timed_out = timer
-                    .as_mut()
-                    .and_then(|timer| timer.as_mut().as_pin_mut())
+                    .and_then(|timer| timer.as_mut())
                     .is_some_and(|timer| timer.poll_elapsed(cx));
                 if !timed_out {
                     return Poll::Pending;
@@ -736,39 +731,33 @@ impl<F: Future, C: Classify<F::Output>, X: Extras> Future for TaskFuture<F, C, X
     }
 }
 
-pin_project! {
-    /// A task's timeout: its length until the task starts running, then the
-    /// timer.
-    #[project = TimerProj]
-    enum Timer {
-        Unarmed { after: Duration },
-        Armed {
-            #[pin]
-            sleep: Sleep,
-        },
-    }
+/// A task's timeout: its length until the task starts running, then the
+/// timer, boxed (see [`Rare`]).
+enum Timer {
+    Unarmed { after: Duration },
+    Armed { sleep: Pin<Box<Sleep>> },
 }
 
 impl Timer {
     /// Arms the timer if it is not armed yet; false if its deadline cannot be
     /// represented.
-    fn arm(mut self: Pin<&mut Self>) -> bool {
-        if let TimerProj::Unarmed { after } = self.as_mut().project() {
-            let Some(at) = Instant::now().checked_add(*after) else {
+    fn arm(&mut self) -> bool {
+        if let Timer::Unarmed { after } = *self {
+            let Some(at) = Instant::now().checked_add(after) else {
                 return false;
             };
-            self.set(Timer::Armed {
-                sleep: tokio::time::sleep_until(at),
-            });
+            *self = Timer::Armed {
+                sleep: Box::pin(tokio::time::sleep_until(at)),
+            };
         }
         true
     }
 
     /// Whether the armed timer has gone off.
-    fn poll_elapsed(self: Pin<&mut Self>, cx: &mut Context<'_>) -> bool {
-        match self.project() {
-            TimerProj::Armed { sleep } => sleep.poll(cx).is_ready(),
-            TimerProj::Unarmed { .. } => false,
+    fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> bool {
+        match self {
+            Timer::Armed { sleep } => sleep.as_mut().poll(cx).is_ready(),
+            Timer::Unarmed { .. } => false,
         }
     }
 }
