@@ -21,22 +21,16 @@ impl ScopeName {
         if let Some(name) = args.as_str() {
             return ScopeName::Cow(Cow::Borrowed(name));
         }
-        let mut inline = Inline {
-            len: 0,
-            bytes: [0; INLINE],
-        };
-        match inline.write_fmt(args) {
-            Ok(()) => ScopeName::Inline {
-                // `len <= INLINE < 256`.
-                len: inline.len as u8,
-                bytes: inline.bytes,
-            },
-            Err(_) => ScopeName::Cow(Cow::Owned(fmt::format(args))),
+        let mut name = ScopeName::blank();
+        if name
+            .in_place()
+            .is_some_and(|mut bytes| bytes.write_fmt(args).is_ok())
+        {
+            return name;
         }
+        ScopeName::Cow(Cow::Owned(fmt::format(args)))
     }
-}
 
-impl ScopeName {
     /// Joins `parts`, inline when the result is short enough; cheaper than
     /// formatting.
     pub(crate) fn concat(parts: &[&str]) -> Self {
@@ -66,21 +60,20 @@ impl ScopeName {
     /// writes to reach the cache (a failed store-to-load forward), which cost
     /// more than the whole join.
     pub(crate) fn join_in_place(&mut self, parts: &[&str]) {
-        let ScopeName::Inline { len, bytes } = self else {
+        let joined = self
+            .in_place()
+            .is_some_and(|mut bytes| parts.iter().all(|part| bytes.write_str(part).is_ok()));
+        if !joined {
             *self = ScopeName::Cow(Cow::Owned(parts.concat()));
-            return;
-        };
-        let mut end = usize::from(*len);
-        for part in parts {
-            let Some(slot) = bytes.get_mut(end..end + part.len()) else {
-                *self = ScopeName::Cow(Cow::Owned(parts.concat()));
-                return;
-            };
-            copy_short(slot, part.as_bytes());
-            end += part.len();
         }
-        // `end <= INLINE < 256`.
-        *len = end as u8;
+    }
+
+    /// A writer appending to an inline name where it is.
+    fn in_place(&mut self) -> Option<InPlace<'_>> {
+        match self {
+            ScopeName::Inline { len, bytes } => Some(InPlace { len, bytes }),
+            ScopeName::Cow(_) => None,
+        }
     }
 }
 
@@ -96,7 +89,7 @@ impl Deref for ScopeName {
     fn deref(&self) -> &str {
         match self {
             ScopeName::Cow(name) => name,
-            // Only whole `&str`s are ever written into `bytes` (see `Inline`).
+            // Only whole `&str`s are ever written into `bytes` (see `InPlace`).
             ScopeName::Inline { len, bytes } => {
                 std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
             }
@@ -116,18 +109,20 @@ impl fmt::Display for ScopeName {
     }
 }
 
-/// A fixed buffer that takes whole strings until it is full.
-struct Inline {
-    len: usize,
-    bytes: [u8; INLINE],
+/// An inline name's bytes, taking whole strings until they are full.
+struct InPlace<'a> {
+    len: &'a mut u8,
+    bytes: &'a mut [u8; INLINE],
 }
 
-impl fmt::Write for Inline {
+impl fmt::Write for InPlace<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len + s.len();
-        let slot = self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?;
+        let start = usize::from(*self.len);
+        let end = start + s.len();
+        let slot = self.bytes.get_mut(start..end).ok_or(fmt::Error)?;
         copy_short(slot, s.as_bytes());
-        self.len = end;
+        // `end <= INLINE < 256`.
+        *self.len = end as u8;
         Ok(())
     }
 }
