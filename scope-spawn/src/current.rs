@@ -110,6 +110,15 @@ impl Lend for Arc<TaskRecord> {
 }
 
 impl Current {
+    /// Runs `f` on the scope in the scope cell, which stays there.
+    #[inline]
+    fn with_scope<R>(&self, f: impl FnOnce(Option<&Scope>) -> R) -> R {
+        let scope = self.scope.take();
+        let out = f(scope.as_ref());
+        self.scope.set(scope);
+        out
+    }
+
     #[inline]
     fn replace(&self, lent: Lent) -> Lent {
         Lent {
@@ -123,11 +132,8 @@ impl Current {
 pub(crate) fn current() -> Option<Scope> {
     CURRENT
         .try_with(|current| {
-            let scope = current.scope.take();
-            if scope.is_some() {
-                let clone = scope.clone();
-                current.scope.set(scope);
-                return clone;
+            if let Some(scope) = current.with_scope(|scope| scope.cloned()) {
+                return Some(scope);
             }
             let task = current.task.take();
             let scope = task.as_ref().and_then(|record| record.scope());
@@ -146,12 +152,8 @@ pub(crate) fn current() -> Option<Scope> {
 pub(crate) fn is_lent(scope: &Scope) -> bool {
     CURRENT
         .try_with(|current| {
-            let lent = current.scope.take();
-            let same = lent
-                .as_ref()
-                .is_some_and(|lent| Arc::ptr_eq(&lent.inner, &scope.inner));
-            current.scope.set(lent);
-            same
+            current
+                .with_scope(|lent| lent.is_some_and(|lent| Arc::ptr_eq(&lent.inner, &scope.inner)))
         })
         .unwrap_or(false)
 }

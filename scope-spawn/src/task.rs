@@ -693,12 +693,10 @@ impl<F: Future, C: Classify<F::Output>, X: Extras> Future for TaskFuture<F, C, X
         if let Some(permit) = permit {
             std::task::ready!(poll_acquire(permit, record, cx));
         }
-        if let Some(timer) = timer.as_mut() {
-            if let Some(unarmed) = timer.as_mut() {
-                if !unarmed.arm() {
-                    // Too far away to represent: no timeout.
-                    **timer = None;
-                }
+        if let Some(slot) = timer.as_mut() {
+            if slot.as_mut().is_some_and(|timer| !timer.arm()) {
+                // Too far away to represent: no timeout.
+                **slot = None;
             }
         }
         let mut lent = Some(Arc::clone(record));
