@@ -285,7 +285,8 @@ pub fn request_scope(
     if let Some(timeout) = timeout {
         crate::builder::check_timeout(timeout);
     }
-    if let Some((limit, _)) = limit {
+    let (limit, queue_limit) = limit.unzip();
+    if let Some(limit) = limit {
         crate::builder::check_limit(limit);
     }
     let (name, join) = match name {
@@ -296,8 +297,8 @@ pub fn request_scope(
         crate::scope::Settings {
             name,
             timeout,
-            limit: limit.map(|(limit, _)| limit),
-            queue_limit: limit.map(|(_, queue_limit)| queue_limit),
+            limit,
+            queue_limit,
             policy: crate::Policy::default(),
             parent: Some(parent.clone()),
         },
