@@ -44,68 +44,47 @@ struct Current {
     task: Cell<Option<Arc<TaskRecord>>>,
 }
 
-/// What is lent to the thread-local, or was current before.
-#[derive(Default)]
-pub(crate) struct Lent {
-    scope: Option<Scope>,
-    /// `None`: the task cell is left as it is. A lent scope is found first
-    /// (see [`current`]), so lending one swaps one cell, not two.
-    task: Option<Option<Arc<TaskRecord>>>,
-}
-
-impl Lent {
-    fn task(record: Arc<TaskRecord>) -> Self {
-        Lent {
-            scope: None,
-            task: Some(Some(record)),
-        }
-    }
-
-    /// Nothing current at all.
-    fn nothing() -> Self {
-        Lent {
-            scope: None,
-            task: Some(None),
-        }
-    }
-
-    fn into_task(self) -> Option<Arc<TaskRecord>> {
-        self.task.flatten()
-    }
-}
-
-/// What can be lent to the thread-local: a scope, or a task's record.
+/// What can be lent to the thread-local: a scope, or a task's record. Each
+/// goes in as the two cells' contents, one pointer each, and comes back out
+/// of them; nothing is moved in or out as a whole (a wide copy of fields
+/// just written one by one waits for those writes to land).
 pub(crate) trait Lend: Sized {
-    fn lend(self) -> Lent;
-    /// Back from the thread-local: what was lent.
-    fn unlend(lent: Lent) -> Option<Self>;
+    /// Whether lending one swaps the task cell too. A lent scope is found
+    /// first (see [`current`]), so lending one swaps one cell, not two —
+    /// unless there is none to lend, when both cells are emptied.
+    const SWAPS_TASK: bool;
+    /// What goes into the scope cell and the task cell.
+    fn into_cells(lent: Option<Self>) -> (Option<Scope>, Option<Arc<TaskRecord>>);
+    /// Back from the cells: what was lent.
+    fn from_cells(scope: Option<Scope>, task: Option<Arc<TaskRecord>>) -> Option<Self>;
 }
 
 impl Lend for Scope {
+    const SWAPS_TASK: bool = false;
+
     #[inline]
-    fn lend(self) -> Lent {
-        Lent {
-            scope: Some(self),
-            task: None,
-        }
+    fn into_cells(lent: Option<Self>) -> (Option<Scope>, Option<Arc<TaskRecord>>) {
+        (lent, None)
     }
 
     #[inline]
-    fn unlend(lent: Lent) -> Option<Self> {
-        lent.scope
+    fn from_cells(scope: Option<Scope>, _: Option<Arc<TaskRecord>>) -> Option<Self> {
+        scope
     }
 }
 
 impl Lend for Arc<TaskRecord> {
+    const SWAPS_TASK: bool = true;
+
     #[inline]
-    fn lend(self) -> Lent {
-        Lent::task(self)
+    fn into_cells(lent: Option<Self>) -> (Option<Scope>, Option<Arc<TaskRecord>>) {
+        (None, lent)
     }
 
     #[inline]
-    fn unlend(lent: Lent) -> Option<Self> {
+    fn from_cells(_scope: Option<Scope>, task: Option<Arc<TaskRecord>>) -> Option<Self> {
         // The scope, if `current` cloned it, goes.
-        lent.into_task()
+        task
     }
 }
 
@@ -119,12 +98,22 @@ impl Current {
         out
     }
 
+    /// Puts `scope` (and `task`, if `swap_task`) into the cells; returns
+    /// what they held (the task cell's, if swapped).
     #[inline]
-    fn replace(&self, lent: Lent) -> Lent {
-        Lent {
-            scope: self.scope.replace(lent.scope),
-            task: lent.task.map(|task| self.task.replace(task)),
-        }
+    fn swap(
+        &self,
+        scope: Option<Scope>,
+        task: Option<Arc<TaskRecord>>,
+        swap_task: bool,
+    ) -> (Option<Scope>, Option<Arc<TaskRecord>>) {
+        let scope = self.scope.replace(scope);
+        let task = if swap_task {
+            self.task.replace(task)
+        } else {
+            None
+        };
+        (scope, task)
     }
 }
 
@@ -178,24 +167,33 @@ pub(crate) fn enter<L: Lend, R>(slot: &mut Option<L>, f: impl FnOnce() -> R) -> 
 pub(crate) struct Entered<'a, L: Lend = Scope> {
     /// `None` if the thread-local is gone: then nothing was entered.
     slot: Option<&'a mut Option<L>>,
-    outer: Lent,
+    /// What the cells held before, kept apart (see [`Lend`]).
+    outer_scope: Option<Scope>,
+    outer_task: Option<Arc<TaskRecord>>,
+    /// Whether the task cell was swapped (see [`Lend::SWAPS_TASK`]).
+    swapped_task: bool,
     not_send: PhantomData<*const ()>,
 }
 
 impl<'a, L: Lend> Entered<'a, L> {
     #[inline]
     pub(crate) fn new(slot: &'a mut Option<L>) -> Self {
-        match CURRENT
-            .try_with(|current| current.replace(slot.take().map_or_else(Lent::nothing, L::lend)))
-        {
-            Ok(outer) => Entered {
+        let lent = slot.take();
+        let swapped_task = L::SWAPS_TASK || lent.is_none();
+        let (scope, task) = L::into_cells(lent);
+        match CURRENT.try_with(|current| current.swap(scope, task, swapped_task)) {
+            Ok((outer_scope, outer_task)) => Entered {
                 slot: Some(slot),
-                outer,
+                outer_scope,
+                outer_task,
+                swapped_task,
                 not_send: PhantomData,
             },
             Err(_) => Entered {
                 slot: None,
-                outer: Lent::default(),
+                outer_scope: None,
+                outer_task: None,
+                swapped_task,
                 not_send: PhantomData,
             },
         }
@@ -208,11 +206,14 @@ impl<L: Lend> Drop for Entered<'_, L> {
         let Some(slot) = self.slot.take() else {
             return;
         };
-        let outer = std::mem::take(&mut self.outer);
-        if let Ok(lent) = CURRENT.try_with(|current| current.replace(outer)) {
+        let outer_scope = self.outer_scope.take();
+        let outer_task = self.outer_task.take();
+        if let Ok((scope, task)) =
+            CURRENT.try_with(|current| current.swap(outer_scope, outer_task, self.swapped_task))
+        {
             // Entered and left last in, first out: what comes back is what
             // was lent.
-            *slot = L::unlend(lent);
+            *slot = L::from_cells(scope, task);
         }
     }
 }

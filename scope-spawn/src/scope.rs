@@ -143,10 +143,14 @@ pub(crate) struct ScopeInner {
 /// it can; a task settling elsewhere writes none of them.
 #[repr(C)]
 pub(crate) struct Rest {
+    /// Before the deadline rather than after it: next to the deadline's
+    /// padding, the compiler built this `None` and the flags below on the
+    /// stack and copied them over, reading back bytes it had just written in
+    /// narrower pieces, which waits for those writes to land.
+    pub(crate) limiter: Option<Limiter>,
     /// The effective deadline: the earliest of this scope's and its
     /// ancestors'. (A scope with one makes its rest at once.)
     deadline: Option<Instant>,
-    pub(crate) limiter: Option<Limiter>,
     /// Read by every spawn under the task list's lock, so it sits by it.
     shutting_down: AtomicBool,
     /// How much the task list holds, and the list of children in `state`
