@@ -106,16 +106,23 @@ pub struct Scope {
 // with data), so a request scope that nobody spawns into is the small part
 // alone, as its end is a few loads (see `ScopeGuard::unreachable`).
 //
-// The layout is fixed (`repr(C)`) for the spawn path: what a spawn and a
+// The layout is fixed (`repr(C)`) for the spawn path. What a spawn and a
 // settling task both write — the `Arc`'s count, just before these fields, and
-// `holds` — and the flags they read share the first cache line; the task
-// list's lock, which spawners take, is in the rest, with what spawners write
-// under it (`tasks_listed`), so that a task settling on one worker does not
-// steal it from a spawner on the other.
+// `holds` — comes first; the flags every spawn reads (and almost nothing
+// writes) come last, at least a cache line away from those words wherever the
+// allocator puts the scope, so that a worker reading them (a spawn attaching
+// its task, after the other worker's settling task took the first line away)
+// finds them in its own cache. The task list's lock, which spawners take, is
+// in the rest, with what spawners write under it (`tasks_listed`), so that a
+// task settling on one worker does not steal it from a spawner on the other.
 #[repr(C)]
 pub(crate) struct ScopeInner {
     /// Who holds the scope: its guard, its live tasks, its active children.
     pub(crate) holds: Holds,
+    pub(crate) parent: Option<Scope>,
+    pub(crate) id: ScopeId,
+    pub(crate) name: ScopeName,
+    rest: OnceBox<Rest>,
     /// Set once the scope or an ancestor is cancelled. Cancellation aborts the
     /// scope's tasks (like `JoinSet::abort_all`), so tasks need no waiter.
     pub(crate) cancelled: AtomicBool,
@@ -129,10 +136,6 @@ pub(crate) struct ScopeInner {
     pub(crate) policy: Policy,
     /// Why the scope was cancelled (its data, if any, is in the rest).
     reason: ReasonCell,
-    pub(crate) parent: Option<Scope>,
-    pub(crate) id: ScopeId,
-    pub(crate) name: ScopeName,
-    rest: OnceBox<Rest>,
 }
 
 /// The part of a scope that not every scope needs (see [`ScopeInner`]).
