@@ -4,6 +4,10 @@
 # `#[scoped]` handler, tower-http's TimeoutLayer) and loads each port in turn
 # with wrk, in alternating rounds; prints throughput and p99 latency per run
 # and, per round, the ratios against the bare route measured in that round.
+# Beside wrk's figures it prints the server's CPU time per request (user +
+# system, from /proc, over each run): client and server share the cores, so
+# throughput moves with how the two are scheduled, while the server's CPU per
+# request is what the route itself costs.
 #
 #   bash tower-scope-spawn/benches/http.sh
 #   ROUNDS=5 DURATION=20s bash tower-scope-spawn/benches/http.sh
@@ -73,6 +77,10 @@ run() {
 
 # The throughput and the p99 latency (in ms) of one wrk output.
 rps() { awk '/^Requests\/sec:/ { print $2 }' "$1"; }
+requests() { awk '/ requests in / { print $1 }' "$1"; }
+# The server's CPU time so far (user + system), in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server_pid/stat"; }
+ticks_per_second=$(getconf CLK_TCK)
 p99() {
   awk '$1 == "99%" {
     v = $2 + 0
@@ -85,27 +93,33 @@ echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency, $ROUNDS rounds; server work
 for name in "${names[@]}"; do run "$name" "$WARMUP" "$OUT/warmup-$name.txt"; done
 
 results="$OUT/results.tsv"
-printf 'round\troute\trps\tp99_ms\n' >"$results"
+printf 'round\troute\trps\tp99_ms\tcpu_us\n' >"$results"
 for round in $(seq "$ROUNDS"); do
   # Alternate the order from round to round, so that no route always runs
   # first (or last) after the same neighbour.
   if [ $((round % 2)) = 1 ]; then order=(bare scoped timeout); else order=(timeout scoped bare); fi
   for name in "${order[@]}"; do
     file="$OUT/round$round-$name.txt"
+    before=$(cpu_ticks)
     run "$name" "$DURATION" "$file"
+    after=$(cpu_ticks)
+    # The server's CPU per request, in microseconds.
+    cpu=$(awk -v t=$((after - before)) -v hz="$ticks_per_second" -v n="$(requests "$file")" \
+      'BEGIN { printf "%.3f", t / hz * 1e6 / n }')
     if grep -q "Non-2xx\|Socket errors" "$file"; then
       echo "round $round $name: wrk reported errors:" >&2
       grep "Non-2xx\|Socket errors" "$file" >&2
     fi
-    printf '%s\t%s\t%s\t%s\n' "$round" "$name" "$(rps "$file")" "$(p99 "$file")" >>"$results"
-    printf 'round %s  %-8s %10.0f req/s   p99 %7.3f ms\n' "$round" "$name" "$(rps "$file")" "$(p99 "$file")"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$(rps "$file")" "$(p99 "$file")" "$cpu" >>"$results"
+    printf 'round %s  %-8s %10.0f req/s   p99 %7.3f ms   server %6.3f us CPU/request\n' \
+      "$round" "$name" "$(rps "$file")" "$(p99 "$file")" "$cpu"
   done
 done
 
 # Per round: each route's throughput and p99 over the bare route's of the same
 # round; then the median over rounds, with the range.
 awk -F'\t' '
-  NR > 1 { rps[$1, $2] = $3; p99[$1, $2] = $4; if ($1 > rounds) rounds = $1 }
+  NR > 1 { rps[$1, $2] = $3; p99[$1, $2] = $4; cpu[$1, $2] = $5; if ($1 > rounds) rounds = $1 }
   function median(a, n,   i, j, t) {
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
@@ -115,16 +129,20 @@ awk -F'\t' '
     printf "\nratios against bare (median over %d rounds, range):\n", rounds
     for (k = 1; k <= 2; k++) {
       r = routes[k]
-      for (i = 1; i <= rounds; i++) { t[i] = rps[i, r] / rps[i, "bare"]; l[i] = p99[i, r] / p99[i, "bare"] }
-      tmin = tmax = t[1]; lmin = lmax = l[1]
+      for (i = 1; i <= rounds; i++) {
+        t[i] = rps[i, r] / rps[i, "bare"]; l[i] = p99[i, r] / p99[i, "bare"]
+        c[i] = cpu[i, r] / cpu[i, "bare"]; d[i] = cpu[i, r] - cpu[i, "bare"]
+      }
+      tmin = tmax = t[1]; lmin = lmax = l[1]; cmin = cmax = c[1]
       for (i = 1; i <= rounds; i++) {
         if (t[i] < tmin) tmin = t[i]; if (t[i] > tmax) tmax = t[i]
         if (l[i] < lmin) lmin = l[i]; if (l[i] > lmax) lmax = l[i]
+        if (c[i] < cmin) cmin = c[i]; if (c[i] > cmax) cmax = c[i]
       }
-      printf "  %-8s throughput %.3fx (%.3f-%.3f)   p99 %.3fx (%.3f-%.3f)\n", r,
-        median(t, rounds), tmin, tmax, median(l, rounds), lmin, lmax
+      printf "  %-8s throughput %.3fx (%.3f-%.3f)   p99 %.3fx (%.3f-%.3f)   server CPU/request %.3fx (%.3f-%.3f), %+.3f us\n", r,
+        median(t, rounds), tmin, tmax, median(l, rounds), lmin, lmax, median(c, rounds), cmin, cmax, median(d, rounds)
     }
-    for (i = 1; i <= rounds; i++) { b[i] = rps[i, "bare"]; q[i] = p99[i, "bare"] }
-    printf "  bare     %.0f req/s, p99 %.3f ms (medians)\n", median(b, rounds), median(q, rounds)
+    for (i = 1; i <= rounds; i++) { b[i] = rps[i, "bare"]; q[i] = p99[i, "bare"]; u[i] = cpu[i, "bare"] }
+    printf "  bare     %.0f req/s, p99 %.3f ms, server %.3f us CPU/request (medians)\n", median(b, rounds), median(q, rounds), median(u, rounds)
     print "targets: scoped throughput >= 0.97x bare, p99 <= 1.05x bare"
   }' "$results"
