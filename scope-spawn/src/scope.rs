@@ -108,7 +108,7 @@ pub struct Scope {
 //
 // The layout is fixed (`repr(C)`) for the spawn path. What a spawn and a
 // settling task both write — the `Arc`'s count, just before these fields, and
-// `holds` — comes first; the flags every spawn reads (and almost nothing
+// `holds`' word (see `Holds`) — comes first; the flags every spawn reads (and almost nothing
 // writes) come last, at least a cache line away from those words wherever the
 // allocator puts the scope, so that a worker reading them (a spawn attaching
 // its task, after the other worker's settling task took the first line away)
