@@ -53,6 +53,10 @@ pub(crate) struct Holds {
 }
 
 impl Holds {
+    /// Where the word is in `Holds` (see the layout note above).
+    #[cfg(all(test, not(scope_spawn_loom)))]
+    pub(crate) const WORD_OFFSET: usize = std::mem::offset_of!(Holds, word);
+
     /// Holds with one keeper (the guard), or none: a scope born ended.
     pub(crate) fn new(kept: bool) -> Self {
         Holds {

@@ -108,9 +108,9 @@ pub struct Scope {
 //
 // The layout is fixed (`repr(C)`) for the spawn path. What a spawn and a
 // settling task both write — the `Arc`'s count, just before these fields, and
-// `holds`' word (see `Holds`) — comes first; the flags every spawn reads (and almost nothing
-// writes) come last, at least a cache line away from those words wherever the
-// allocator puts the scope, so that a worker reading them (a spawn attaching
+// `holds`' word (see `Holds`) — comes first; the flags every spawn reads (and
+// almost nothing writes) come last, at least a cache line away from those
+// words wherever the allocator puts the scope, so that a worker reading them (a spawn attaching
 // its task, after the other worker's settling task took the first line away)
 // finds them in its own cache. The task list's lock, which spawners take, is
 // in the rest, with what spawners write under it (`tasks_listed`), so that a
@@ -1420,6 +1420,36 @@ impl Drop for ScopeGuard {
 #[cfg(all(test, not(scope_spawn_loom)))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_flags_a_spawn_reads_are_a_cache_line_away_from_the_words_every_task_writes() {
+        use std::mem::{offset_of, size_of};
+        // In the `Arc`'s allocation the fields come after its two counts;
+        // the strong count (first) and `holds`' word (first in `Holds`) are
+        // what a spawn and a settling task both write.
+        let counts = 2 * size_of::<usize>();
+        assert_eq!(offset_of!(ScopeInner, holds), 0);
+        assert_eq!(crate::books::Holds::WORD_OFFSET, 0);
+        let last_written_byte = counts + size_of::<u64>() - 1;
+        let flags = [
+            offset_of!(ScopeInner, cancelled),
+            offset_of!(ScopeInner, aborting),
+            offset_of!(ScopeInner, timer_pending),
+            offset_of!(ScopeInner, deferred),
+            offset_of!(ScopeInner, activation),
+            offset_of!(ScopeInner, policy),
+            offset_of!(ScopeInner, reason),
+        ];
+        let first_flag = counts + flags.into_iter().min().unwrap();
+        // Two bytes 64 apart are on different 64-byte lines wherever the
+        // allocation starts.
+        assert!(
+            first_flag - last_written_byte >= 64,
+            "flags from byte {first_flag}, written words up to byte {last_written_byte}"
+        );
+        // And the small part stays one 128-byte allocation with the counts.
+        assert!(counts + size_of::<ScopeInner>() <= 128);
+    }
 
     /// The lengths of a scope's lists, checked against their flags (each
     /// flag says how much its list holds).
